@@ -1,0 +1,28 @@
+//! SQL over the stored audit events: one DataFusion session over the Parquet store, read-only
+//! query execution, and the output formats results are written in.
+//!
+//! Modules:
+//! - [`options`]: [`QueryOptions`], the bounds of a query session (memory, parallelism, spill);
+//! - [`session`]: [`open_session`], the session the CLI and the query services share, with the
+//!   `events` and `quarantine` tables registered over the store;
+//! - [`table`]: the table provider that turns time-range filters into `date=`/`hour=` partition
+//!   filters, so a time-range query reads only the files of the hours it covers;
+//! - [`readonly`]: which SQL statements may run (queries only) and how a refusal names them;
+//! - [`query`]: [`run_query`], SQL text to a stream of result batches;
+//! - [`output`]: [`OutputFormat`] and [`write_results`], result batches into a table, JSON
+//!   Lines or CSV;
+//! - [`error`]: [`QueryError`], every way a query can fail.
+
+pub mod error;
+pub mod options;
+pub mod output;
+pub mod query;
+pub mod readonly;
+pub mod session;
+pub mod table;
+
+pub use error::QueryError;
+pub use options::QueryOptions;
+pub use output::{write_results, OutputFormat, ResultWriter, WriteSummary};
+pub use query::{plan_query, run_query};
+pub use session::{open_session, EVENTS_TABLE, QUARANTINE_TABLE};

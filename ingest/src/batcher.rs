@@ -1,0 +1,183 @@
+//! The batcher: gathers accepted rows by partition until a row, byte or age limit says flush,
+//! then hands them to the store in one [`Flush`].
+
+use std::time::{Duration, Instant};
+
+use schemas::{EventRow, QuarantineRow};
+
+use crate::store::{Flush, PartitionKey};
+
+/// Flush once this many rows are buffered.
+pub const DEFAULT_MAX_ROWS: usize = 1_000_000;
+/// Flush once the buffered rows hold about this many bytes.
+pub const DEFAULT_MAX_BYTES: usize = 256 * 1024 * 1024;
+/// Flush once the oldest buffered row waited this long.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// When a buffer must be flushed.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    pub max_rows: usize,
+    pub max_bytes: usize,
+    pub max_age: Duration,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        BatchLimits {
+            max_rows: DEFAULT_MAX_ROWS,
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_age: DEFAULT_MAX_AGE,
+        }
+    }
+}
+
+/// Rows waiting for a flush.
+#[derive(Debug, Default)]
+pub struct Buffer {
+    flush: Flush,
+    rows: usize,
+    bytes: usize,
+    oldest: Option<Instant>,
+    /// The WAL LSN everything buffered and flushed so far reaches (exclusive), if WAL-backed.
+    lsn_end: Option<u64>,
+}
+
+impl Buffer {
+    pub fn add_events(&mut self, cluster: &str, rows: Vec<EventRow>) {
+        self.touch(rows.len());
+        for row in rows {
+            self.bytes += row.approx_bytes();
+            let key = PartitionKey::new(cluster, row.partition_time());
+            self.flush.events.entry(key).or_default().push(row);
+        }
+    }
+
+    pub fn add_quarantined(&mut self, cluster: &str, rows: Vec<QuarantineRow>) {
+        self.touch(rows.len());
+        for row in rows {
+            self.bytes += row.raw.len() + row.reason.len() + 64;
+            let key = PartitionKey::new(cluster, row.received_at);
+            self.flush.quarantine.entry(key).or_default().push(row);
+        }
+    }
+
+    fn touch(&mut self, rows: usize) {
+        if rows > 0 && self.oldest.is_none() {
+            self.oldest = Some(Instant::now());
+        }
+        self.rows += rows;
+    }
+
+    /// Records that WAL records below `lsn_end` have reached this buffer.
+    pub fn advance_lsn(&mut self, lsn_end: u64) {
+        self.lsn_end = Some(self.lsn_end.map_or(lsn_end, |lsn| lsn.max(lsn_end)));
+    }
+
+    pub fn lsn_end(&self) -> Option<u64> {
+        self.lsn_end
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Whether a limit is reached at `now`.
+    pub fn is_due(&self, limits: &BatchLimits, now: Instant) -> bool {
+        self.rows >= limits.max_rows
+            || self.bytes >= limits.max_bytes
+            || self.oldest.is_some_and(|oldest| now.duration_since(oldest) >= limits.max_age)
+    }
+
+    /// How long until the age limit makes the buffer due (`None` when empty).
+    pub fn time_left(&self, limits: &BatchLimits, now: Instant) -> Option<Duration> {
+        self.oldest
+            .map(|oldest| limits.max_age.saturating_sub(now.duration_since(oldest)))
+    }
+
+    /// The buffered rows, to write; the flush must succeed before [`Self::clear`].
+    pub fn pending(&mut self) -> &mut Flush {
+        &mut self.flush
+    }
+
+    /// Forgets the rows after they were written.
+    pub fn clear(&mut self) {
+        self.flush = Flush::default();
+        self.rows = 0;
+        self.bytes = 0;
+        self.oldest = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(n: usize, stage_at: i64) -> Vec<EventRow> {
+        (0..n)
+            .map(|i| EventRow {
+                audit_id: format!("id-{i}"),
+                stage_at: Some(stage_at),
+                ..EventRow::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_are_grouped_by_cluster_and_hour() {
+        let mut buffer = Buffer::default();
+        buffer.add_events("a", rows(2, 0));
+        buffer.add_events("a", rows(1, 3_600_000_000));
+        buffer.add_events("b", rows(1, 0));
+        assert_eq!(buffer.rows(), 4);
+        let partitions: Vec<(String, String)> = buffer
+            .pending()
+            .events
+            .iter()
+            .map(|(key, rows)| (format!("{}/{}", key.cluster, key.hour), rows.len().to_string()))
+            .collect();
+        assert_eq!(
+            partitions,
+            vec![("a/00".into(), "2".into()), ("a/01".into(), "1".into()), ("b/00".into(), "1".into())]
+        );
+    }
+
+    #[test]
+    fn each_limit_makes_the_buffer_due() {
+        let now = Instant::now();
+        let limits = BatchLimits { max_rows: 3, max_bytes: usize::MAX, max_age: Duration::from_secs(60) };
+        let mut buffer = Buffer::default();
+        assert!(!buffer.is_due(&limits, now));
+        assert_eq!(buffer.time_left(&limits, now), None);
+        buffer.add_events("a", rows(2, 0));
+        assert!(!buffer.is_due(&limits, now));
+        buffer.add_events("a", rows(1, 0));
+        assert!(buffer.is_due(&limits, now));
+
+        let by_bytes = BatchLimits { max_rows: usize::MAX, max_bytes: 100, max_age: Duration::from_secs(60) };
+        let mut buffer = Buffer::default();
+        buffer.add_events("a", rows(1, 0));
+        assert!(buffer.is_due(&by_bytes, now), "one row is over 100 bytes");
+
+        let by_age = BatchLimits { max_rows: usize::MAX, max_bytes: usize::MAX, max_age: Duration::from_millis(10) };
+        let mut buffer = Buffer::default();
+        buffer.add_events("a", rows(1, 0));
+        assert!(!buffer.is_due(&by_age, Instant::now()));
+        assert!(buffer.is_due(&by_age, Instant::now() + Duration::from_millis(20)));
+        buffer.clear();
+        assert!(buffer.is_empty());
+    }
+
+    #[test]
+    fn the_lsn_only_moves_forward() {
+        let mut buffer = Buffer::default();
+        assert_eq!(buffer.lsn_end(), None);
+        buffer.advance_lsn(5);
+        buffer.advance_lsn(3);
+        assert_eq!(buffer.lsn_end(), Some(5));
+    }
+}

@@ -1,0 +1,424 @@
+//! Bytes into events: a webhook body or a log line into typed [`EventRow`]s, each invalid event
+//! into a [`QuarantineRow`] with the reason. Decoding is lossless: whatever the columns do not
+//! hold exactly goes into the row's `extra` JSON.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemas::time::{format_micros, parse_micros};
+use schemas::{EventRow, ObjectRef, QuarantineRow, ResponseStatus, UserInfo};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// `apiVersion`s of an audit `EventList`/`Event` that auditlens accepts.
+pub const ACCEPTED_API_VERSIONS: [&str; 2] = ["audit.k8s.io/v1", "audit.k8s.io/v1beta1"];
+
+/// Why a whole body was refused (HTTP 400): nothing in it was accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("request body is not valid JSON: {message} at byte {offset} (line {line}, column {column})")]
+    NotJson {
+        message: String,
+        offset: usize,
+        line: usize,
+        column: usize,
+    },
+    #[error("request body is not an audit `EventList`: {message} at byte {offset} (line {line}, column {column})")]
+    NotEventList {
+        message: String,
+        offset: usize,
+        line: usize,
+        column: usize,
+    },
+    #[error("request body has `kind` {0}: expected `EventList` (or a single `Event`)")]
+    WrongKind(String),
+    #[error("request body has `apiVersion` {0}: expected `audit.k8s.io/v1`")]
+    WrongApiVersion(String),
+    #[error("request body is an `EventList` without `items`")]
+    NoItems,
+}
+
+impl BodyError {
+    fn from_json(error: &serde_json::Error, body: &[u8]) -> Self {
+        let text = error.to_string();
+        // serde_json appends " at line L column C"; the position is reported separately.
+        let message = match text.rfind(" at line ") {
+            Some(cut) => text[..cut].to_string(),
+            None => text,
+        };
+        let (offset, line, column) = (byte_offset(body, error.line(), error.column()), error.line(), error.column());
+        if error.is_data() {
+            BodyError::NotEventList { message, offset, line, column }
+        } else {
+            BodyError::NotJson { message, offset, line, column }
+        }
+    }
+}
+
+/// The byte offset of a 1-based line and column as serde_json reports them.
+fn byte_offset(body: &[u8], line: usize, column: usize) -> usize {
+    let mut start = 0;
+    for _ in 1..line {
+        match body[start..].iter().position(|&b| b == b'\n') {
+            Some(newline) => start += newline + 1,
+            None => break,
+        }
+    }
+    (start + column.saturating_sub(1)).min(body.len())
+}
+
+/// A JSON object as its entries, borrowing each value's raw text.
+struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor;
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(20));
+                while let Some((key, value)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                    entries.push((key.0, value));
+                }
+                // A key given twice counts once, with its last value, as in any JSON reader.
+                let mut kept: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(entries.len());
+                for (key, value) in entries.into_iter().rev() {
+                    if !kept.iter().any(|(seen, _)| *seen == key) {
+                        kept.push((key, value));
+                    }
+                }
+                kept.reverse();
+                Ok(Entries(kept))
+            }
+        }
+        deserializer.deserialize_map(EntriesVisitor)
+    }
+}
+
+fn entries_of<'a>(raw: &'a RawValue) -> Option<Entries<'a>> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+fn is_null(raw: &RawValue) -> bool {
+    raw.get() == "null"
+}
+
+/// An event's content that the columns do not hold, kept as JSON to merge back on rebuild.
+#[derive(Default)]
+struct Residual<'a>(Vec<(Cow<'a, str>, ResidualValue<'a>)>);
+
+enum ResidualValue<'a> {
+    Raw(&'a RawValue),
+    Object(Residual<'a>),
+}
+
+impl<'a> Residual<'a> {
+    fn raw(&mut self, key: Cow<'a, str>, value: &'a RawValue) {
+        self.0.push((key, ResidualValue::Raw(value)));
+    }
+
+    fn write(&self, out: &mut String) {
+        out.push('{');
+        for (i, (key, value)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            // Serializing a string to JSON cannot fail.
+            out.push_str(&serde_json::to_string(key.as_ref()).unwrap_or_default());
+            out.push(':');
+            match value {
+                ResidualValue::Raw(raw) => out.push_str(raw.get()),
+                ResidualValue::Object(nested) => nested.write(out),
+            }
+        }
+        out.push('}');
+    }
+}
+
+type Invalid = String;
+
+fn string(path: &str, raw: &RawValue) -> Result<String, Invalid> {
+    serde_json::from_str::<String>(raw.get()).map_err(|_| format!("field `{path}`: expected a string"))
+}
+
+fn string_list(path: &str, raw: &RawValue) -> Result<Vec<String>, Invalid> {
+    serde_json::from_str::<Vec<String>>(raw.get())
+        .map_err(|_| format!("field `{path}`: expected a list of strings"))
+}
+
+fn timestamp(path: &str, raw: &RawValue) -> Result<(i64, bool), Invalid> {
+    let text = string(path, raw)?;
+    match parse_micros(&text) {
+        Some(micros) => Ok((micros, format_micros(micros) == text)),
+        None => Err(format!("field `{path}`: unparsable timestamp `{text}`")),
+    }
+}
+
+/// Decodes a nested object field with `decode_known` for its known keys; the rest, and the
+/// object itself when no known key was present, go into the residual under `key`.
+fn nested<'a, T: Default>(
+    residual: &mut Residual<'a>,
+    key: Cow<'a, str>,
+    raw: &'a RawValue,
+    decode_known: impl Fn(&mut T, &str, &'a RawValue) -> Result<bool, Invalid>,
+) -> Result<Option<T>, Invalid> {
+    let Some(entries) = entries_of(raw) else {
+        return Err(format!("field `{key}`: expected an object"));
+    };
+    let mut value = T::default();
+    let mut known = 0;
+    let mut rest = Residual::default();
+    for (sub_key, sub_raw) in entries.0 {
+        if !is_null(sub_raw) && decode_known(&mut value, &sub_key, sub_raw)? {
+            known += 1;
+        } else {
+            rest.raw(sub_key, sub_raw);
+        }
+    }
+    if known == 0 || !rest.0.is_empty() {
+        residual.0.push((key, ResidualValue::Object(rest)));
+    }
+    Ok((known > 0).then_some(value))
+}
+
+fn decode_user(
+    parent: &str,
+    with_extra: bool,
+) -> impl Fn(&mut UserInfo, &str, &RawValue) -> Result<bool, Invalid> + '_ {
+    move |user, key, raw| {
+        let path = |field: &str| format!("{parent}.{field}");
+        match key {
+            "username" => user.name = Some(string(&path("username"), raw)?),
+            "uid" => user.uid = Some(string(&path("uid"), raw)?),
+            "groups" => user.groups = Some(string_list(&path("groups"), raw)?),
+            "extra" if with_extra => {
+                let Some(entries) = entries_of(raw) else {
+                    return Err(format!("field `{}`: expected an object", path("extra")));
+                };
+                let mut extra = Vec::with_capacity(entries.0.len());
+                for (name, values) in entries.0 {
+                    let values = string_list(&format!("{}.{name}", path("extra")), values)?;
+                    extra.push((name.into_owned(), values));
+                }
+                user.extra = Some(extra);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+fn decode_object_ref(object: &mut ObjectRef, key: &str, raw: &RawValue) -> Result<bool, Invalid> {
+    let slot = match key {
+        "resource" => &mut object.resource,
+        "subresource" => &mut object.subresource,
+        "namespace" => &mut object.namespace,
+        "name" => &mut object.name,
+        "uid" => &mut object.uid,
+        "apiGroup" => &mut object.api_group,
+        "apiVersion" => &mut object.api_version,
+        "resourceVersion" => &mut object.resource_version,
+        _ => return Ok(false),
+    };
+    *slot = Some(string(&format!("objectRef.{key}"), raw)?);
+    Ok(true)
+}
+
+fn decode_response(response: &mut ResponseStatus, key: &str, raw: &RawValue) -> Result<bool, Invalid> {
+    let slot = match key {
+        "code" => {
+            let code = serde_json::from_str::<i32>(raw.get())
+                .map_err(|_| "field `responseStatus.code`: expected an integer".to_string())?;
+            response.code = Some(code);
+            return Ok(true);
+        }
+        "status" => &mut response.status,
+        "reason" => &mut response.reason,
+        "message" => &mut response.message,
+        _ => return Ok(false),
+    };
+    *slot = Some(string(&format!("responseStatus.{key}"), raw)?);
+    Ok(true)
+}
+
+/// Decodes one audit event from its JSON text. `Err` holds the quarantine reason.
+pub fn decode_event(raw: &str, source: &str, received_at: i64) -> Result<EventRow, Invalid> {
+    let entries: Entries<'_> = match serde_json::from_str(raw) {
+        Ok(entries) => entries,
+        Err(error) if error.is_syntax() || error.is_eof() => {
+            return Err(format!("event is not valid JSON: {error}"))
+        }
+        Err(_) => return Err("event is not a JSON object".to_string()),
+    };
+    let mut row = EventRow {
+        source: source.to_string(),
+        received_at,
+        ..EventRow::default()
+    };
+    let mut residual = Residual::default();
+    let (mut audit_id, mut stage, mut verb) = (None, None, None);
+    for (key, value) in entries.0 {
+        if is_null(value) {
+            residual.raw(key, value);
+            continue;
+        }
+        match key.as_ref() {
+            "kind" => row.kind = Some(string("kind", value)?),
+            "apiVersion" => row.api_version = Some(string("apiVersion", value)?),
+            "level" => row.level = Some(string("level", value)?),
+            "auditID" => audit_id = Some(string("auditID", value)?),
+            "stage" => stage = Some(string("stage", value)?),
+            "verb" => verb = Some(string("verb", value)?),
+            "requestURI" => row.request_uri = Some(string("requestURI", value)?),
+            "userAgent" => row.user_agent = Some(string("userAgent", value)?),
+            "sourceIPs" => row.source_ips = Some(string_list("sourceIPs", value)?),
+            "user" => row.user = nested(&mut residual, key, value, decode_user("user", true))?,
+            "impersonatedUser" => {
+                row.impersonated_user =
+                    nested(&mut residual, key, value, decode_user("impersonatedUser", false))?
+            }
+            "objectRef" => row.object = nested(&mut residual, key, value, decode_object_ref)?,
+            "responseStatus" => row.response = nested(&mut residual, key, value, decode_response)?,
+            "requestObject" => row.request_object = Some(value.get().to_string()),
+            "responseObject" => row.response_object = Some(value.get().to_string()),
+            "annotations" => {
+                let Some(entries) = entries_of(value) else {
+                    return Err("field `annotations`: expected an object".to_string());
+                };
+                let mut annotations = Vec::with_capacity(entries.0.len());
+                for (name, text) in entries.0 {
+                    annotations.push((name.to_string(), string(&format!("annotations.{name}"), text)?));
+                }
+                row.annotations = Some(annotations);
+            }
+            "requestReceivedTimestamp" | "stageTimestamp" => {
+                let (micros, canonical) = timestamp(&key, value)?;
+                if key == "stageTimestamp" {
+                    row.stage_at = Some(micros);
+                } else {
+                    row.request_received_at = Some(micros);
+                }
+                if !canonical {
+                    // Another layout than kube-apiserver's: keep the text as it came.
+                    residual.raw(key, value);
+                }
+            }
+            _ => residual.raw(key, value),
+        }
+    }
+    row.audit_id = audit_id.ok_or("missing field `auditID`")?;
+    row.stage = stage.ok_or("missing field `stage`")?;
+    row.verb = verb.ok_or("missing field `verb`")?;
+    if !residual.0.is_empty() {
+        let mut extra = String::new();
+        residual.write(&mut extra);
+        row.extra = Some(extra);
+    }
+    Ok(row)
+}
+
+/// The outcome of decoding a batch of inputs.
+#[derive(Debug, Default)]
+pub struct Decoded<'a> {
+    /// Accepted events with the JSON text each was decoded from.
+    pub events: Vec<(EventRow, &'a str)>,
+    pub quarantined: Vec<QuarantineRow>,
+}
+
+impl<'a> Decoded<'a> {
+    /// Decodes one input; `location` names it for the quarantine.
+    pub fn push(&mut self, raw: &'a str, source: &str, received_at: i64, location: impl FnOnce() -> String) {
+        match decode_event(raw, source, received_at) {
+            Ok(row) => self.events.push((row, raw)),
+            Err(reason) => self.quarantined.push(QuarantineRow {
+                source: source.to_string(),
+                received_at,
+                location: location(),
+                reason,
+                raw: raw.to_string(),
+            }),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "apiVersion")]
+    api_version: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    items: Option<Vec<&'a RawValue>>,
+}
+
+/// What a body or a line holds: the raw events in it.
+#[derive(Debug)]
+pub enum Contents<'a> {
+    /// An `EventList`'s items.
+    List(Vec<&'a RawValue>),
+    /// A single event.
+    Single(&'a str),
+}
+
+/// Reads the envelope of a webhook body: an `EventList` (as kube-apiserver sends) or one `Event`.
+pub fn parse_body(body: &[u8]) -> Result<Contents<'_>, BodyError> {
+    let envelope: Envelope<'_> =
+        serde_json::from_slice(body).map_err(|error| BodyError::from_json(&error, body))?;
+    let api_version = envelope.api_version.as_deref().unwrap_or_default();
+    if !ACCEPTED_API_VERSIONS.contains(&api_version) {
+        let shown = envelope
+            .api_version
+            .map_or("missing".to_string(), |v| format!("`{v}`"));
+        return Err(BodyError::WrongApiVersion(shown));
+    }
+    match envelope.kind.as_deref() {
+        Some("EventList") => envelope.items.map(Contents::List).ok_or(BodyError::NoItems),
+        // The body was parsed as JSON above, so it is valid UTF-8.
+        Some("Event") => Ok(Contents::Single(std::str::from_utf8(body).unwrap_or_default())),
+        Some(other) => Err(BodyError::WrongKind(format!("`{other}`"))),
+        None => Err(BodyError::WrongKind("missing".to_string())),
+    }
+}
+
+/// Decodes a whole webhook body. Bad events are quarantined, located by their item index.
+pub fn decode_body<'a>(body: &'a [u8], source: &str, received_at: i64) -> Result<Decoded<'a>, BodyError> {
+    let mut decoded = Decoded::default();
+    match parse_body(body)? {
+        Contents::List(items) => {
+            decoded.events.reserve(items.len());
+            for (index, item) in items.into_iter().enumerate() {
+                decoded.push(item.get(), source, received_at, || format!("item {index}"));
+            }
+        }
+        Contents::Single(raw) => decoded.push(raw, source, received_at, || "body".to_string()),
+    }
+    Ok(decoded)
+}
+
+#[cfg(test)]
+mod tests;

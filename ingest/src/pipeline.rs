@@ -1,0 +1,372 @@
+//! The durable path behind the webhook: a WAL thread that appends requests with group commit
+//! and answers them once fsynced, and a batcher thread that turns them into Parquet and moves
+//! the WAL checkpoint. Both queues are bounded; a full WAL queue is the webhook's 429.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use schemas::{EventRow, QuarantineRow};
+use tokio::sync::oneshot;
+
+use crate::batcher::{BatchLimits, Buffer};
+use crate::decode::decode_event;
+use crate::stats::Stats;
+use crate::store::{FileOptions, Store, StoreError};
+use crate::wal::{self, record::Record, WalError, WalWriter};
+
+/// Requests waiting for the WAL at most; one more is refused with 429.
+pub const DEFAULT_WAL_QUEUE_REQUESTS: usize = 64;
+/// Requests written to the WAL but not yet taken by the batcher, at most.
+pub const DEFAULT_BATCH_QUEUE_REQUESTS: usize = 64;
+/// Requests that share one fsync at most.
+pub const DEFAULT_WAL_GROUP_MAX: usize = 64;
+/// First wait before retrying a failed flush; it doubles up to [`MAX_FLUSH_RETRY`].
+const FIRST_FLUSH_RETRY: Duration = Duration::from_millis(500);
+const MAX_FLUSH_RETRY: Duration = Duration::from_secs(30);
+/// Attempts of the final flush at shutdown before giving up (the WAL still holds the rows).
+const SHUTDOWN_FLUSH_ATTEMPTS: u32 = 3;
+
+/// Settings of the durable path.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub data_dir: PathBuf,
+    pub limits: BatchLimits,
+    pub file_options: FileOptions,
+    pub wal_queue_requests: usize,
+    pub batch_queue_requests: usize,
+    pub wal_group_max: usize,
+    pub wal_segment_bytes: u64,
+}
+
+impl PipelineConfig {
+    pub fn new(data_dir: &Path) -> Self {
+        PipelineConfig {
+            data_dir: data_dir.to_path_buf(),
+            limits: BatchLimits::default(),
+            file_options: FileOptions::default(),
+            wal_queue_requests: DEFAULT_WAL_QUEUE_REQUESTS,
+            batch_queue_requests: DEFAULT_BATCH_QUEUE_REQUESTS,
+            wal_group_max: DEFAULT_WAL_GROUP_MAX,
+            wal_segment_bytes: wal::DEFAULT_SEGMENT_BYTES,
+        }
+    }
+}
+
+/// Why the pipeline could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not start the {0} thread: {1}")]
+    Thread(&'static str, std::io::Error),
+    #[error("the {0} thread panicked")]
+    Panicked(&'static str),
+}
+
+/// The WAL could not make a request durable.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the write-ahead log failed: {0}")]
+pub struct StorageFailed(pub String);
+
+/// A request's accepted input, to append.
+pub struct Append {
+    /// The encoded WAL record ([`crate::wal::record::RecordRef::encode`]).
+    pub payload: Vec<u8>,
+    pub cluster: String,
+    pub events: Vec<EventRow>,
+    pub quarantined: Vec<QuarantineRow>,
+    /// Answered once the record is fsynced (or the WAL failed).
+    pub reply: oneshot::Sender<Result<(), StorageFailed>>,
+}
+
+/// Why an append was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AppendRefused {
+    /// The WAL is behind: try again shortly.
+    Full,
+    /// The pipeline is stopping or has failed.
+    Closed,
+}
+
+enum WalMessage {
+    Append(Append),
+    Stop,
+}
+
+struct BatchMessage {
+    lsn_end: u64,
+    cluster: String,
+    events: Vec<EventRow>,
+    quarantined: Vec<QuarantineRow>,
+}
+
+/// A cheap, cloneable way in, for request handlers.
+#[derive(Clone)]
+pub struct PipelineHandle {
+    tx: SyncSender<WalMessage>,
+    failed: Arc<AtomicBool>,
+}
+
+impl PipelineHandle {
+    /// Queues `append` without waiting; its `reply` says when it is durable.
+    pub fn try_append(&self, append: Append) -> Result<(), AppendRefused> {
+        if self.failed.load(Ordering::Relaxed) {
+            return Err(AppendRefused::Closed);
+        }
+        match self.tx.try_send(WalMessage::Append(append)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(AppendRefused::Full),
+            Err(TrySendError::Disconnected(_)) => Err(AppendRefused::Closed),
+        }
+    }
+
+    /// False once the WAL failed: nothing more can be made durable.
+    pub fn is_healthy(&self) -> bool {
+        !self.failed.load(Ordering::Relaxed)
+    }
+}
+
+/// The running durable path.
+pub struct Pipeline {
+    handle: PipelineHandle,
+    wal_thread: JoinHandle<()>,
+    batcher_thread: JoinHandle<Result<(), StoreError>>,
+}
+
+fn spawn<T: Send + 'static>(name: &'static str, work: impl FnOnce() -> T + Send + 'static) -> Result<JoinHandle<T>, PipelineError> {
+    thread::Builder::new()
+        .name(format!("auditlens-{name}"))
+        .spawn(work)
+        .map_err(|error| PipelineError::Thread(name, error))
+}
+
+/// Decodes a replayed record's events again. They were valid when written; if one no longer
+/// is (a newer decoder), it goes to the quarantine rather than being lost.
+fn replay_message(lsn: u64, record: Record) -> BatchMessage {
+    let mut events = Vec::with_capacity(record.events.len());
+    let mut quarantined = record.quarantined;
+    for (index, raw) in record.events.into_iter().enumerate() {
+        match decode_event(&raw, &record.source, record.received_at) {
+            Ok(row) => events.push(row),
+            Err(reason) => quarantined.push(QuarantineRow {
+                source: record.source.clone(),
+                received_at: record.received_at,
+                location: format!("wal record {lsn} event {index}"),
+                reason,
+                raw,
+            }),
+        }
+    }
+    BatchMessage {
+        lsn_end: lsn + 1,
+        cluster: record.cluster,
+        events,
+        quarantined,
+    }
+}
+
+impl Pipeline {
+    /// Recovers the store, replays the WAL into the batcher and starts both threads.
+    pub fn start(config: PipelineConfig, stats: Arc<Stats>) -> Result<Pipeline, PipelineError> {
+        let store = Store::open(&config.data_dir, config.file_options.clone())?;
+        let checkpoint = store.recover()?;
+        let wal_dir = config.data_dir.join("wal");
+        let (batch_tx, batch_rx) = mpsc::sync_channel(config.batch_queue_requests.max(1));
+        let batcher_thread = {
+            let (stats, wal_dir, limits) = (stats.clone(), wal_dir.clone(), config.limits);
+            spawn("batcher", move || run_batcher(batch_rx, store, limits, stats, wal_dir))?
+        };
+        let (writer, replay) = WalWriter::open(&wal_dir, checkpoint, config.wal_segment_bytes, |lsn, record| {
+            // The batcher outlives this call; a send error means it died, which join reports.
+            let _ = batch_tx.send(replay_message(lsn, record));
+        })?;
+        Stats::add(&stats.wal_records_replayed, replay.records);
+        if replay.records > 0 {
+            tracing::info!(records = replay.records, from_lsn = checkpoint, "replayed the write-ahead log");
+        }
+        let (tx, rx) = mpsc::sync_channel(config.wal_queue_requests.max(1));
+        let failed = Arc::new(AtomicBool::new(false));
+        let wal_thread = {
+            let (failed, group_max) = (failed.clone(), config.wal_group_max.max(1));
+            spawn("wal", move || run_wal(rx, writer, batch_tx, group_max, failed))?
+        };
+        Ok(Pipeline {
+            handle: PipelineHandle { tx, failed },
+            wal_thread,
+            batcher_thread,
+        })
+    }
+
+    pub fn handle(&self) -> PipelineHandle {
+        self.handle.clone()
+    }
+
+    /// Writes what is queued, flushes everything to Parquet and stops. Blocks; call it from a
+    /// blocking context once no request is in flight.
+    pub fn shutdown(self) -> Result<(), PipelineError> {
+        // If the WAL thread is gone already, the send fails and joining tells why.
+        let _ = self.handle.tx.send(WalMessage::Stop);
+        drop(self.handle);
+        self.wal_thread.join().map_err(|_| PipelineError::Panicked("wal"))?;
+        let flushed = self.batcher_thread.join().map_err(|_| PipelineError::Panicked("batcher"))?;
+        Ok(flushed?)
+    }
+}
+
+fn run_wal(
+    rx: Receiver<WalMessage>,
+    mut writer: WalWriter,
+    batch_tx: SyncSender<BatchMessage>,
+    group_max: usize,
+    failed: Arc<AtomicBool>,
+) {
+    let mut stopping = false;
+    while !stopping {
+        let Ok(first) = rx.recv() else { break };
+        let mut group = Vec::new();
+        for message in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+            match message {
+                WalMessage::Append(append) => group.push(append),
+                WalMessage::Stop => {
+                    stopping = true;
+                    break;
+                }
+            }
+            if group.len() >= group_max {
+                break;
+            }
+        }
+        if group.is_empty() {
+            continue;
+        }
+        if failed.load(Ordering::Relaxed) {
+            for append in group {
+                let _ = append.reply.send(Err(StorageFailed("an earlier write failed; restart auditlens".into())));
+            }
+            continue;
+        }
+        let payloads: Vec<Vec<u8>> = group.iter_mut().map(|a| std::mem::take(&mut a.payload)).collect();
+        match writer.append(&payloads) {
+            Ok(first_lsn) => {
+                let mut messages = Vec::with_capacity(group.len());
+                for (offset, append) in group.into_iter().enumerate() {
+                    // The requester may have gone (client timeout); the record is durable anyway.
+                    let _ = append.reply.send(Ok(()));
+                    messages.push(BatchMessage {
+                        lsn_end: first_lsn + offset as u64 + 1,
+                        cluster: append.cluster,
+                        events: append.events,
+                        quarantined: append.quarantined,
+                    });
+                }
+                for message in messages {
+                    if batch_tx.send(message).is_err() {
+                        tracing::error!("the batcher stopped; accepted events stay in the WAL until restart");
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            Err(error) => {
+                // After a failed write or fsync the file's state is unknown: stop accepting.
+                tracing::error!(%error, "write-ahead log append failed; refusing further requests");
+                failed.store(true, Ordering::Relaxed);
+                for append in group {
+                    let _ = append.reply.send(Err(StorageFailed(error.to_string())));
+                }
+            }
+        }
+    }
+}
+
+fn flush(buffer: &mut Buffer, store: &Store, stats: &Stats, wal_dir: &Path) -> Result<(), StoreError> {
+    if buffer.is_empty() {
+        return Ok(());
+    }
+    let lsn_end = buffer.lsn_end();
+    let stem = match lsn_end {
+        Some(lsn) => format!("w-{lsn:020}"),
+        None => format!("i-{}", uuid::Uuid::now_v7().simple()),
+    };
+    let started = Instant::now();
+    let written = store.write(buffer.pending(), &stem, lsn_end)?;
+    buffer.clear();
+    Stats::add(&stats.flushes, 1);
+    Stats::add(&stats.files_written, written.files);
+    Stats::add(&stats.bytes_written, written.bytes);
+    Stats::add(&stats.events_written, written.events);
+    Stats::add(&stats.quarantined_written, written.quarantined);
+    tracing::debug!(files = written.files, events = written.events, bytes = written.bytes, millis = started.elapsed().as_millis() as u64, "flushed to Parquet");
+    if let Some(lsn) = lsn_end {
+        if let Err(error) = wal::remove_segments_before(wal_dir, lsn) {
+            tracing::warn!(%error, "could not remove old WAL segments; will retry at the next flush");
+        }
+    }
+    Ok(())
+}
+
+fn run_batcher(
+    rx: Receiver<BatchMessage>,
+    store: Store,
+    limits: BatchLimits,
+    stats: Arc<Stats>,
+    wal_dir: PathBuf,
+) -> Result<(), StoreError> {
+    let mut buffer = Buffer::default();
+    let mut retry_delay = FIRST_FLUSH_RETRY;
+    let mut failing = false;
+    loop {
+        if failing {
+            // Stop taking input while the store fails: the queues fill and the webhook sheds load.
+            thread::sleep(retry_delay);
+            match flush(&mut buffer, &store, &stats, &wal_dir) {
+                Ok(()) => {
+                    tracing::info!("flushing to Parquet works again");
+                    failing = false;
+                    retry_delay = FIRST_FLUSH_RETRY;
+                }
+                Err(error) => {
+                    Stats::add(&stats.flush_errors, 1);
+                    tracing::error!(%error, retry_in_ms = retry_delay.as_millis() as u64, "flush to Parquet failed; events stay in the WAL");
+                    retry_delay = (retry_delay * 2).min(MAX_FLUSH_RETRY);
+                }
+            }
+            continue;
+        }
+        let wait = buffer.time_left(&limits, Instant::now()).unwrap_or(Duration::from_secs(3600));
+        match rx.recv_timeout(wait) {
+            Ok(message) => {
+                buffer.add_events(&message.cluster, message.events);
+                buffer.add_quarantined(&message.cluster, message.quarantined);
+                buffer.advance_lsn(message.lsn_end);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if buffer.is_due(&limits, Instant::now()) {
+            if let Err(error) = flush(&mut buffer, &store, &stats, &wal_dir) {
+                Stats::add(&stats.flush_errors, 1);
+                tracing::error!(%error, "flush to Parquet failed; events stay in the WAL");
+                failing = true;
+            }
+        }
+    }
+    let mut attempt = 1;
+    loop {
+        match flush(&mut buffer, &store, &stats, &wal_dir) {
+            Ok(()) => return Ok(()),
+            Err(error) if attempt >= SHUTDOWN_FLUSH_ATTEMPTS => return Err(error),
+            Err(error) => {
+                Stats::add(&stats.flush_errors, 1);
+                tracing::error!(%error, attempt, "final flush failed; retrying");
+                attempt += 1;
+                thread::sleep(retry_delay);
+            }
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! One webhook request: authenticate, name the cluster, read and decode the body off the async
+//! workers, append to the WAL, and answer once it is durable.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use super::auth::{bearer_token, validate_cluster};
+use super::tls::Peer;
+use super::{AppState, RETRY_AFTER_SECS};
+use crate::decode::decode_body;
+use crate::pipeline::{Append, AppendRefused};
+use crate::stats::Stats;
+use crate::wal::record::RecordRef;
+
+/// `source` of events that came through the webhook.
+pub const SOURCE_WEBHOOK: &str = "webhook";
+/// Seconds a client should wait after a 503 before trying again.
+const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
+
+/// A refusal: the status and a message naming what was wrong.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+fn overloaded(state: &AppState, what: &str) -> Refusal {
+    Stats::add(&state.stats.requests_overloaded, 1);
+    Refusal::new(StatusCode::TOO_MANY_REQUESTS, format!("overloaded: {what}; retry shortly")).retry_after(RETRY_AFTER_SECS)
+}
+
+fn unavailable(state: &AppState, message: impl Into<String>) -> Refusal {
+    Stats::add(&state.stats.requests_unavailable, 1);
+    Refusal::new(StatusCode::SERVICE_UNAVAILABLE, message).retry_after(RETRY_AFTER_UNAVAILABLE_SECS)
+}
+
+/// The cluster: `?cluster=`, else the client certificate's CN, else the token's cluster, else
+/// the default.
+fn resolve_cluster(state: &AppState, query: &HashMap<String, String>, peer: &Peer, headers: &HeaderMap) -> Result<String, Refusal> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(bearer_token);
+    let token_cluster = match &state.config.tokens {
+        Some(tokens) => {
+            let cluster = token.and_then(|token| tokens.cluster_of(token));
+            if cluster.is_none() {
+                Stats::add(&state.stats.requests_unauthorized, 1);
+                let message = if token.is_some() { "unknown bearer token" } else { "missing bearer token" };
+                return Err(Refusal::new(StatusCode::UNAUTHORIZED, message));
+            }
+            cluster
+        }
+        None => None,
+    };
+    let cluster = query
+        .get("cluster")
+        .map(String::as_str)
+        .or(peer.client_cn.as_deref())
+        .or(token_cluster)
+        .unwrap_or(&state.config.default_cluster);
+    validate_cluster(cluster).map_err(|message| {
+        Stats::add(&state.stats.requests_bad_body, 1);
+        Refusal::new(StatusCode::BAD_REQUEST, message)
+    })?;
+    Ok(cluster.to_string())
+}
+
+fn too_large(state: &AppState) -> Refusal {
+    Stats::add(&state.stats.requests_too_large, 1);
+    Refusal::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body is larger than {} bytes", state.config.max_body_bytes),
+    )
+}
+
+async fn read_body(state: &AppState, body: Body) -> Result<Bytes, Refusal> {
+    let limit = state.config.max_body_bytes;
+    match tokio::time::timeout(state.config.body_timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => {
+            let too_big = std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if too_big {
+                Err(too_large(state))
+            } else {
+                Err(Refusal::new(StatusCode::BAD_REQUEST, format!("could not read the request body: {error}")))
+            }
+        }
+        Err(_) => Err(Refusal::new(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time")),
+    }
+}
+
+/// How the body is compressed.
+fn gzip_encoded(headers: &HeaderMap) -> Result<bool, Refusal> {
+    let Some(value) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(false);
+    };
+    match value.to_str().map(str::trim) {
+        Ok(v) if v.eq_ignore_ascii_case("gzip") => Ok(true),
+        Ok(v) if v.eq_ignore_ascii_case("identity") => Ok(false),
+        _ => Err(Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported Content-Encoding `{}`: send gzip or none", String::from_utf8_lossy(value.as_bytes())),
+        )),
+    }
+}
+
+/// Decompresses a gzip body, refusing one that grows past `limit`.
+fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, DecodeFailure> {
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(limit));
+    let mut reader = flate2::read::GzDecoder::new(bytes).take(limit as u64 + 1);
+    reader
+        .read_to_end(&mut out)
+        .map_err(|error| DecodeFailure::Bad(format!("request body is not valid gzip: {error}")))?;
+    if out.len() > limit {
+        return Err(DecodeFailure::TooLarge);
+    }
+    Ok(out)
+}
+
+enum DecodeFailure {
+    Bad(String),
+    TooLarge,
+}
+
+/// A decoded request, ready to append.
+struct Prepared {
+    append: Option<Append>,
+    accepted: usize,
+    quarantined: usize,
+}
+
+fn prepare(
+    body: Bytes,
+    gzip: bool,
+    limit: usize,
+    cluster: String,
+    reply: oneshot::Sender<Result<(), crate::pipeline::StorageFailed>>,
+) -> Result<Prepared, DecodeFailure> {
+    let inflated;
+    let bytes: &[u8] = if gzip {
+        inflated = gunzip(&body, limit)?;
+        &inflated
+    } else {
+        &body
+    };
+    let received_at = chrono::Utc::now().timestamp_micros();
+    let decoded = decode_body(bytes, SOURCE_WEBHOOK, received_at).map_err(|error| DecodeFailure::Bad(error.to_string()))?;
+    let accepted = decoded.events.len();
+    let quarantined = decoded.quarantined.len();
+    if accepted + quarantined == 0 {
+        return Ok(Prepared { append: None, accepted, quarantined });
+    }
+    let raw: Vec<&str> = decoded.events.iter().map(|(_, raw)| *raw).collect();
+    let payload = RecordRef {
+        cluster: &cluster,
+        source: SOURCE_WEBHOOK,
+        received_at,
+        events: &raw,
+        quarantined: &decoded.quarantined,
+    }
+    .encode();
+    let events = decoded.events.into_iter().map(|(row, _)| row).collect();
+    Ok(Prepared {
+        append: Some(Append {
+            payload,
+            cluster,
+            events,
+            quarantined: decoded.quarantined,
+            reply,
+        }),
+        accepted,
+        quarantined,
+    })
+}
+
+async fn handle(state: &AppState, query: HashMap<String, String>, peer: Peer, headers: HeaderMap, body: Body) -> Result<Response, Refusal> {
+    if state.shutting_down.load(Ordering::SeqCst) {
+        return Err(unavailable(state, "auditlens is shutting down"));
+    }
+    let cluster = resolve_cluster(state, &query, &peer, &headers)?;
+    let gzip = gzip_encoded(&headers)?;
+    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+        return Err(overloaded(state, "too many requests in flight"));
+    };
+    let body = read_body(state, body).await?;
+    let limit = state.config.max_body_bytes;
+    let (reply, durable) = oneshot::channel();
+    let prepared = tokio::task::spawn_blocking(move || prepare(body, gzip, limit, cluster, reply))
+        .await
+        .map_err(|_| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "decoding the request failed unexpectedly"))?;
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(DecodeFailure::TooLarge) => return Err(too_large(state)),
+        Err(DecodeFailure::Bad(message)) => {
+            Stats::add(&state.stats.requests_bad_body, 1);
+            return Err(Refusal::new(StatusCode::BAD_REQUEST, message));
+        }
+    };
+    if let Some(append) = prepared.append {
+        match state.pipeline.try_append(append) {
+            Ok(()) => {}
+            Err(AppendRefused::Full) => return Err(overloaded(state, "the write-ahead log is behind")),
+            Err(AppendRefused::Closed) => return Err(unavailable(state, "the write-ahead log is not accepting writes")),
+        }
+        match durable.await {
+            Ok(Ok(())) => {}
+            Ok(Err(failed)) => return Err(unavailable(state, failed.to_string())),
+            Err(_) => return Err(unavailable(state, "the write-ahead log stopped")),
+        }
+    }
+    Stats::add(&state.stats.events_accepted, prepared.accepted as u64);
+    Stats::add(&state.stats.events_quarantined, prepared.quarantined as u64);
+    if prepared.quarantined > 0 {
+        tracing::warn!(quarantined = prepared.quarantined, accepted = prepared.accepted, "quarantined invalid events; see the quarantine table");
+    }
+    let body = json!({ "accepted": prepared.accepted, "quarantined": prepared.quarantined });
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// `POST /v1/audit`, `POST /k8s-audit`.
+pub async fn ingest(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&state, query, peer, headers, body).await {
+        Ok(response) => response,
+        Err(refusal) => {
+            tracing::debug!(status = refusal.status.as_u16(), message = %refusal.message, "refused a webhook request");
+            refusal.into_response()
+        }
+    }
+}
+
+/// `GET /livez`: the process is up.
+pub async fn livez() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: new events can be accepted.
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.shutting_down.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    if !state.pipeline.is_healthy() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "write-ahead log failed").into_response();
+    }
+    "ok".into_response()
+}

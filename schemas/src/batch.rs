@@ -1,0 +1,440 @@
+//! Rows into Arrow `RecordBatch`es of the `events` and `quarantine` schemas.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, Int32Builder, ListBuilder, MapBuilder, MapFieldNames, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::record_batch::RecordBatch;
+
+use crate::columns::{
+    events_schema, quarantine_schema, AUTHZ_DECISION_ANNOTATION, AUTHZ_REASON_ANNOTATION, UTC,
+};
+use crate::row::{EventRow, ObjectRef, QuarantineRow, ResponseStatus, UserInfo};
+
+type TextList = ListBuilder<StringBuilder>;
+type TextMap = MapBuilder<StringBuilder, StringBuilder>;
+type TextListMap = MapBuilder<StringBuilder, TextList>;
+
+fn map_names() -> Option<MapFieldNames> {
+    Some(MapFieldNames {
+        entry: "entries".into(),
+        key: "keys".into(),
+        value: "values".into(),
+    })
+}
+
+fn timestamps() -> TimestampMicrosecondBuilder {
+    TimestampMicrosecondBuilder::new().with_timezone(UTC)
+}
+
+fn append_list(builder: &mut TextList, items: Option<&Vec<String>>) {
+    match items {
+        Some(items) => {
+            for item in items {
+                builder.values().append_value(item);
+            }
+            builder.append(true);
+        }
+        None => builder.append(false),
+    }
+}
+
+/// Builds `events` batches one row at a time. Columns follow [`crate::columns::EVENT_COLUMNS`].
+pub struct EventBatchBuilder {
+    rows: usize,
+    source: StringBuilder,
+    received_at: TimestampMicrosecondBuilder,
+    kind: StringBuilder,
+    api_version: StringBuilder,
+    level: StringBuilder,
+    audit_id: StringBuilder,
+    stage: StringBuilder,
+    verb: StringBuilder,
+    request_uri: StringBuilder,
+    user_agent: StringBuilder,
+    source_ips: TextList,
+    source_ip: StringBuilder,
+    user: UserColumns,
+    impersonated: UserColumns,
+    object: ObjectColumns,
+    response: ResponseColumns,
+    authz_decision: StringBuilder,
+    authz_reason: StringBuilder,
+    request_object: StringBuilder,
+    response_object: StringBuilder,
+    annotations: TextMap,
+    request_received_at: TimestampMicrosecondBuilder,
+    stage_at: TimestampMicrosecondBuilder,
+    extra: StringBuilder,
+}
+
+struct UserColumns {
+    name: StringBuilder,
+    uid: StringBuilder,
+    groups: TextList,
+    /// Only the authenticated user's `extra` has a column.
+    extra: Option<TextListMap>,
+}
+
+impl UserColumns {
+    fn new(with_extra: bool) -> Self {
+        UserColumns {
+            name: StringBuilder::new(),
+            uid: StringBuilder::new(),
+            groups: TextList::new(StringBuilder::new()),
+            extra: with_extra
+                .then(|| MapBuilder::new(map_names(), StringBuilder::new(), TextList::new(StringBuilder::new()))),
+        }
+    }
+
+    fn push(&mut self, user: Option<&UserInfo>) -> Result<(), ArrowError> {
+        let empty = UserInfo::default();
+        let user = user.unwrap_or(&empty);
+        self.name.append_option(user.name.as_deref());
+        self.uid.append_option(user.uid.as_deref());
+        append_list(&mut self.groups, user.groups.as_ref());
+        if let Some(builder) = self.extra.as_mut() {
+            match &user.extra {
+                Some(entries) => {
+                    for (key, values) in entries {
+                        builder.keys().append_value(key);
+                        append_list(builder.values(), Some(values));
+                    }
+                    builder.append(true)?;
+                }
+                None => builder.append(false)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<ArrayRef>) {
+        out.push(Arc::new(self.name.finish()));
+        out.push(Arc::new(self.uid.finish()));
+        out.push(Arc::new(self.groups.finish()));
+        if let Some(extra) = self.extra.as_mut() {
+            out.push(Arc::new(extra.finish()));
+        }
+    }
+}
+
+#[derive(Default)]
+struct ObjectColumns {
+    resource: StringBuilder,
+    subresource: StringBuilder,
+    namespace: StringBuilder,
+    name: StringBuilder,
+    uid: StringBuilder,
+    api_group: StringBuilder,
+    api_version: StringBuilder,
+    resource_version: StringBuilder,
+}
+
+impl ObjectColumns {
+    fn push(&mut self, object: Option<&ObjectRef>) {
+        let empty = ObjectRef::default();
+        let object = object.unwrap_or(&empty);
+        self.resource.append_option(object.resource.as_deref());
+        self.subresource.append_option(object.subresource.as_deref());
+        self.namespace.append_option(object.namespace.as_deref());
+        self.name.append_option(object.name.as_deref());
+        self.uid.append_option(object.uid.as_deref());
+        self.api_group.append_option(object.api_group.as_deref());
+        self.api_version.append_option(object.api_version.as_deref());
+        self.resource_version
+            .append_option(object.resource_version.as_deref());
+    }
+
+    fn finish(&mut self, out: &mut Vec<ArrayRef>) {
+        for builder in [
+            &mut self.resource,
+            &mut self.subresource,
+            &mut self.namespace,
+            &mut self.name,
+            &mut self.uid,
+            &mut self.api_group,
+            &mut self.api_version,
+            &mut self.resource_version,
+        ] {
+            out.push(Arc::new(builder.finish()));
+        }
+    }
+}
+
+#[derive(Default)]
+struct ResponseColumns {
+    code: Int32Builder,
+    status: StringBuilder,
+    reason: StringBuilder,
+    message: StringBuilder,
+}
+
+impl ResponseColumns {
+    fn push(&mut self, response: Option<&ResponseStatus>) {
+        let empty = ResponseStatus::default();
+        let response = response.unwrap_or(&empty);
+        self.code.append_option(response.code);
+        self.status.append_option(response.status.as_deref());
+        self.reason.append_option(response.reason.as_deref());
+        self.message.append_option(response.message.as_deref());
+    }
+
+    fn finish(&mut self, out: &mut Vec<ArrayRef>) {
+        out.push(Arc::new(self.code.finish()));
+        out.push(Arc::new(self.status.finish()));
+        out.push(Arc::new(self.reason.finish()));
+        out.push(Arc::new(self.message.finish()));
+    }
+}
+
+impl Default for EventBatchBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventBatchBuilder {
+    pub fn new() -> Self {
+        EventBatchBuilder {
+            rows: 0,
+            source: StringBuilder::new(),
+            received_at: timestamps(),
+            kind: StringBuilder::new(),
+            api_version: StringBuilder::new(),
+            level: StringBuilder::new(),
+            audit_id: StringBuilder::new(),
+            stage: StringBuilder::new(),
+            verb: StringBuilder::new(),
+            request_uri: StringBuilder::new(),
+            user_agent: StringBuilder::new(),
+            source_ips: TextList::new(StringBuilder::new()),
+            source_ip: StringBuilder::new(),
+            user: UserColumns::new(true),
+            impersonated: UserColumns::new(false),
+            object: ObjectColumns::default(),
+            response: ResponseColumns::default(),
+            authz_decision: StringBuilder::new(),
+            authz_reason: StringBuilder::new(),
+            request_object: StringBuilder::new(),
+            response_object: StringBuilder::new(),
+            annotations: MapBuilder::new(map_names(), StringBuilder::new(), StringBuilder::new()),
+            request_received_at: timestamps(),
+            stage_at: timestamps(),
+            extra: StringBuilder::new(),
+        }
+    }
+
+    /// Rows appended since the last [`Self::finish`].
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    pub fn push(&mut self, row: &EventRow) -> Result<(), ArrowError> {
+        self.rows += 1;
+        self.source.append_value(&row.source);
+        self.received_at.append_value(row.received_at);
+        self.kind.append_option(row.kind.as_deref());
+        self.api_version.append_option(row.api_version.as_deref());
+        self.level.append_option(row.level.as_deref());
+        self.audit_id.append_value(&row.audit_id);
+        self.stage.append_value(&row.stage);
+        self.verb.append_value(&row.verb);
+        self.request_uri.append_option(row.request_uri.as_deref());
+        self.user_agent.append_option(row.user_agent.as_deref());
+        append_list(&mut self.source_ips, row.source_ips.as_ref());
+        let first_ip = row.source_ips.as_ref().and_then(|ips| ips.first());
+        self.source_ip.append_option(first_ip);
+        self.user.push(row.user.as_ref())?;
+        self.impersonated.push(row.impersonated_user.as_ref())?;
+        self.object.push(row.object.as_ref());
+        self.response.push(row.response.as_ref());
+        let annotation = |key: &str| {
+            row.annotations
+                .iter()
+                .flatten()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        self.authz_decision
+            .append_option(annotation(AUTHZ_DECISION_ANNOTATION));
+        self.authz_reason
+            .append_option(annotation(AUTHZ_REASON_ANNOTATION));
+        self.request_object
+            .append_option(row.request_object.as_deref());
+        self.response_object
+            .append_option(row.response_object.as_deref());
+        match &row.annotations {
+            Some(entries) => {
+                for (key, value) in entries {
+                    self.annotations.keys().append_value(key);
+                    self.annotations.values().append_value(value);
+                }
+                self.annotations.append(true)?;
+            }
+            None => self.annotations.append(false)?,
+        }
+        self.request_received_at
+            .append_option(row.request_received_at);
+        self.stage_at.append_option(row.stage_at);
+        self.extra.append_option(row.extra.as_deref());
+        Ok(())
+    }
+
+    /// The rows appended so far as one batch; the builder starts empty again.
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        self.rows = 0;
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(events_schema().fields().len());
+        columns.push(Arc::new(self.source.finish()));
+        columns.push(Arc::new(self.received_at.finish()));
+        for builder in [
+            &mut self.kind,
+            &mut self.api_version,
+            &mut self.level,
+            &mut self.audit_id,
+            &mut self.stage,
+            &mut self.verb,
+            &mut self.request_uri,
+            &mut self.user_agent,
+        ] {
+            columns.push(Arc::new(builder.finish()));
+        }
+        columns.push(Arc::new(self.source_ips.finish()));
+        columns.push(Arc::new(self.source_ip.finish()));
+        self.user.finish(&mut columns);
+        self.impersonated.finish(&mut columns);
+        self.object.finish(&mut columns);
+        self.response.finish(&mut columns);
+        for builder in [
+            &mut self.authz_decision,
+            &mut self.authz_reason,
+            &mut self.request_object,
+            &mut self.response_object,
+        ] {
+            columns.push(Arc::new(builder.finish()));
+        }
+        columns.push(Arc::new(self.annotations.finish()));
+        columns.push(Arc::new(self.request_received_at.finish()));
+        columns.push(Arc::new(self.stage_at.finish()));
+        columns.push(Arc::new(self.extra.finish()));
+        RecordBatch::try_new(events_schema(), columns)
+    }
+}
+
+/// Builds `events` batches from rows in one call.
+pub fn events_batch<'a>(rows: impl IntoIterator<Item = &'a EventRow>) -> Result<RecordBatch, ArrowError> {
+    let mut builder = EventBatchBuilder::new();
+    for row in rows {
+        builder.push(row)?;
+    }
+    builder.finish()
+}
+
+/// Builds `quarantine` batches. Columns follow [`crate::columns::QUARANTINE_COLUMNS`].
+pub struct QuarantineBatchBuilder {
+    source: StringBuilder,
+    received_at: TimestampMicrosecondBuilder,
+    location: StringBuilder,
+    reason: StringBuilder,
+    raw: StringBuilder,
+}
+
+impl Default for QuarantineBatchBuilder {
+    fn default() -> Self {
+        QuarantineBatchBuilder {
+            source: StringBuilder::new(),
+            received_at: timestamps(),
+            location: StringBuilder::new(),
+            reason: StringBuilder::new(),
+            raw: StringBuilder::new(),
+        }
+    }
+}
+
+impl QuarantineBatchBuilder {
+    pub fn push(&mut self, row: &QuarantineRow) {
+        self.source.append_value(&row.source);
+        self.received_at.append_value(row.received_at);
+        self.location.append_value(&row.location);
+        self.reason.append_value(&row.reason);
+        self.raw.append_value(&row.raw);
+    }
+
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.source.finish()),
+            Arc::new(self.received_at.finish()),
+            Arc::new(self.location.finish()),
+            Arc::new(self.reason.finish()),
+            Arc::new(self.raw.finish()),
+        ];
+        RecordBatch::try_new(quarantine_schema(), columns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> EventRow {
+        EventRow {
+            source: "webhook".into(),
+            received_at: 1,
+            audit_id: "a".into(),
+            stage: "ResponseComplete".into(),
+            verb: "get".into(),
+            source_ips: Some(vec!["10.0.0.1".into(), "10.0.0.2".into()]),
+            user: Some(UserInfo {
+                name: Some("alice".into()),
+                uid: None,
+                groups: Some(vec![]),
+                extra: Some(vec![("k".into(), vec!["v1".into(), "v2".into()])]),
+            }),
+            annotations: Some(vec![
+                (AUTHZ_DECISION_ANNOTATION.into(), "forbid".into()),
+                (AUTHZ_REASON_ANNOTATION.into(), "no".into()),
+            ]),
+            stage_at: Some(5),
+            ..EventRow::default()
+        }
+    }
+
+    #[test]
+    fn batch_matches_the_declared_schema() {
+        let batch = events_batch([&sample(), &EventRow::default()]).unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.schema(), events_schema());
+    }
+
+    #[test]
+    fn derived_columns_are_filled() {
+        use datafusion::arrow::array::{Array, AsArray};
+        let batch = events_batch([&sample()]).unwrap();
+        let text = |name: &str| batch.column_by_name(name).unwrap().as_string::<i32>().value(0).to_string();
+        assert_eq!(text("source_ip"), "10.0.0.1");
+        assert_eq!(text("authz_decision"), "forbid");
+        assert_eq!(text("authz_reason"), "no");
+        assert!(batch.column_by_name("user_uid").unwrap().is_null(0));
+    }
+
+    #[test]
+    fn quarantine_batch_matches_its_schema() {
+        let mut builder = QuarantineBatchBuilder::default();
+        builder.push(&QuarantineRow {
+            source: "file".into(),
+            received_at: 0,
+            location: "x.log:3".into(),
+            reason: "missing field `auditID`".into(),
+            raw: "{}".into(),
+        });
+        let batch = builder.finish().unwrap();
+        assert_eq!(batch.schema(), quarantine_schema());
+    }
+}

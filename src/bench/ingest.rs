@@ -1,0 +1,160 @@
+//! `auditlens bench ingest`: loads the audit webhook as kube-apiserver's batch mode does and reports
+//! throughput, latency, 429s, and the server's peak memory and shutdown flush time.
+//!
+//! - `load`: the pre-generated bodies and the closed-loop connections
+//! - `latency`: the latency histogram
+//! - `server`: the `auditlens serve` child process started when no `--url` is given
+//! - `report`: the text and JSON output
+
+mod latency;
+mod load;
+mod report;
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use chrono::Utc;
+use clap::builder::RangedU64ValueParser;
+
+use self::load::{LoadPlan, Pool};
+use self::report::{Machine, Parameters, Report, ServerFigures};
+use self::server::ServerProcess;
+
+/// Concurrent POSTs in flight (kube-apiserver sends each batch in its own goroutine).
+const DEFAULT_CONNECTIONS: usize = 8;
+const DEFAULT_DURATION_SECS: u64 = 30;
+/// kube-apiserver's `--audit-webhook-batch-max-size` default (SPEC §3.3).
+const DEFAULT_BATCH_SIZE: usize = 400;
+const DEFAULT_WARMUP_SECS: u64 = 3;
+/// Distinct pre-generated bodies cycled through by the connections.
+const DEFAULT_BODIES: usize = 64;
+const DEFAULT_SEED: u64 = 1;
+/// Upper bounds that keep the pool and the connection count sane.
+const MAX_CONNECTIONS: usize = 255;
+const MAX_BATCH_SIZE: usize = 100_000;
+const MAX_BODIES: usize = 4_096;
+
+/// Output format of the report.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// Webhook URL of a running server, e.g. `http://127.0.0.1:8443/v1/audit`. Without it, the
+    /// benchmark starts `auditlens serve` itself and stops it with SIGTERM at the end.
+    #[arg(long)]
+    url: Option<String>,
+    /// Concurrent connections, each POSTing one batch at a time as fast as the server answers.
+    #[arg(long, default_value_t = DEFAULT_CONNECTIONS, value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_CONNECTIONS as u64))]
+    connections: usize,
+    /// Measured time, after the warm-up.
+    #[arg(long, default_value_t = DEFAULT_DURATION_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    duration_secs: u64,
+    /// Events per POSTed EventList.
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE, value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_BATCH_SIZE as u64))]
+    batch_size: usize,
+    /// Unmeasured load before the measured time.
+    #[arg(long, default_value_t = DEFAULT_WARMUP_SECS)]
+    warmup_secs: u64,
+    /// Data directory for the started server (default: a fresh temp dir, removed at the end).
+    #[arg(long, conflicts_with = "url")]
+    data_dir: Option<PathBuf>,
+    /// Distinct EventList bodies to pre-generate; every POST gets fresh auditIDs.
+    #[arg(long, default_value_t = DEFAULT_BODIES, value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_BODIES as u64))]
+    bodies: usize,
+    /// Seed of the event generator.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    seed: u64,
+    /// `text` for people, `json` for one JSON object on stdout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+}
+
+pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    load::install_tls_provider();
+    let machine = Machine::detect();
+    let pool = Arc::new(Pool::generate(
+        args.bodies,
+        args.batch_size,
+        args.seed,
+        Utc::now(),
+    ));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let warmup = Duration::from_secs(args.warmup_secs);
+    let duration = Duration::from_secs(args.duration_secs);
+    let (url, load, server) = match &args.url {
+        Some(url) => {
+            let plan = LoadPlan {
+                url: url.clone(),
+                connections: args.connections,
+                warmup,
+                duration,
+            };
+            (
+                url.clone(),
+                runtime.block_on(load::run(&plan, pool.clone()))?,
+                None,
+            )
+        }
+        None => {
+            let mut server = ServerProcess::start(args.data_dir.as_deref())?;
+            runtime.block_on(server.wait_ready())?;
+            let plan = LoadPlan {
+                url: server.webhook_url(),
+                connections: args.connections,
+                warmup,
+                duration,
+            };
+            let load = runtime.block_on(load::run(&plan, pool.clone()))?;
+            let peak_rss_bytes = server.peak_rss_bytes()?;
+            let shutdown_flush = server.stop()?;
+            let figures = ServerFigures {
+                data_dir: server.data_dir().display().to_string(),
+                temporary: server.is_temporary(),
+                peak_rss_bytes,
+                shutdown_flush,
+                store_bytes: server::dir_bytes(server.data_dir()),
+            };
+            (plan.url, load, Some(figures))
+        }
+    };
+    let parameters = Parameters {
+        url,
+        connections: args.connections,
+        duration,
+        warmup,
+        batch_size: args.batch_size,
+        bodies: args.bodies,
+        mean_body_bytes: pool.mean_body_bytes(),
+        seed: args.seed,
+    };
+    let report = Report {
+        machine,
+        parameters,
+        load,
+        server,
+    };
+    match args.format {
+        ReportFormat::Text => println!("{}", report.to_text()),
+        ReportFormat::Json => println!("{}", report.to_json()),
+    }
+    if report.load.ok_requests == 0 {
+        let cause = report
+            .load
+            .first_error
+            .as_deref()
+            .unwrap_or("no answer within the measured time");
+        bail!("no request succeeded during the measured time: {cause}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,27 @@
+//! `auditlens bench …`: load generators and benchmarks.
+//!
+//! - `generate`: the realistic audit event generator (also used by import benchmarks)
+//! - `generate_cmd`: `bench generate`, events as JSON Lines
+//! - `ingest`: `bench ingest`, the webhook load generator and its report
+
+pub mod generate;
+mod generate_cmd;
+mod ingest;
+
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Write synthetic audit events as JSON Lines, as kube-apiserver's `--audit-log-path` would.
+    Generate(generate_cmd::GenerateArgs),
+    /// POST EventList batches to the audit webhook as kube-apiserver's batch mode does; report
+    /// events/s, latency percentiles, 429s, the server's peak RSS and shutdown flush time.
+    Ingest(ingest::IngestArgs),
+}
+
+pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::Generate(args) => generate_cmd::run(args),
+        BenchCommand::Ingest(args) => ingest::run(args),
+    }
+}

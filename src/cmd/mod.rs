@@ -1,0 +1,69 @@
+//! The subcommands, one file each, and the dispatch between them.
+
+mod import;
+mod query;
+mod schema;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::logging::LogFormat;
+
+/// Default directory for the WAL and the Parquet store.
+pub const DEFAULT_DATA_DIR: &str = "./auditlens-data";
+
+#[derive(Debug, Parser)]
+#[command(name = "auditlens", version, about = "Kubernetes audit webhook sink: durable Parquet, SQL over it")]
+pub struct Cli {
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Json, env = "AUDITLENS_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--data-dir`, shared by every command that touches the store.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataDirArg {
+    /// Directory holding the write-ahead log and the Parquet store.
+    #[arg(long, default_value = DEFAULT_DATA_DIR, env = "AUDITLENS_DATA_DIR")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the audit webhook: kube-apiserver POSTs EventLists, auditlens stores them as Parquet.
+    Serve(serve::ServeArgs),
+    /// Import audit log files (one Event per line, `.gz` too) or EventList JSON files; `-` is stdin.
+    Import(import::ImportArgs),
+    /// Run read-only SQL over the stored `events` and `quarantine` tables.
+    Query(query::QueryArgs),
+    /// Print the table reference (docs/schema.md) generated from the code.
+    Schema,
+    /// Benchmarks and load generators.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
+}
+
+impl Command {
+    /// Commands that print results for scripts log only warnings unless `RUST_LOG` says otherwise.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Serve(_) => "info",
+            _ => "warn",
+        }
+    }
+}
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => serve::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Schema => schema::run(),
+        Command::Bench(command) => crate::bench::run(command),
+    }
+}

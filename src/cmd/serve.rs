@@ -1,0 +1,162 @@
+//! `auditlens serve`: the webhook, the WAL and the store in one process, until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use ingest::batcher::{self, BatchLimits};
+use ingest::pipeline::{Pipeline, PipelineConfig};
+use ingest::server::{self, auth::TokenMap, tls, ServerConfig};
+use ingest::stats::Stats;
+
+use super::DataDirArg;
+
+/// Where the webhook listens by default: Falco's port, loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9765";
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Address to listen on. Off loopback, TLS or bearer tokens are required (or --allow-insecure).
+    #[arg(long, default_value = DEFAULT_LISTEN, env = "AUDITLENS_LISTEN")]
+    pub listen: SocketAddr,
+    /// Cluster name for requests that carry none (no ?cluster=, client certificate or token).
+    #[arg(long, default_value = server::DEFAULT_CLUSTER, env = "AUDITLENS_CLUSTER")]
+    pub cluster: String,
+    /// Server certificate chain (PEM); enables TLS.
+    #[arg(long, requires = "tls_key", env = "AUDITLENS_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, requires = "tls_cert", env = "AUDITLENS_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// CA (PEM) that signs client certificates; enables mTLS: clients without a valid certificate are refused.
+    #[arg(long, requires = "tls_cert", env = "AUDITLENS_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
+    /// File of `token,cluster` lines; every request then needs `Authorization: Bearer <token>`.
+    #[arg(long, env = "AUDITLENS_TOKENS_FILE")]
+    pub tokens_file: Option<PathBuf>,
+    /// Serve plain HTTP without authentication on a non-loopback address.
+    #[arg(long)]
+    pub allow_insecure: bool,
+    /// Largest request body in bytes (after gzip decompression too); larger ones get 413.
+    #[arg(long, default_value_t = server::DEFAULT_MAX_BODY_BYTES, env = "AUDITLENS_MAX_BODY_BYTES")]
+    pub max_body_bytes: usize,
+    /// Requests read and decoded at once at most; more get 429.
+    #[arg(long, default_value_t = server::DEFAULT_MAX_IN_FLIGHT, env = "AUDITLENS_MAX_IN_FLIGHT")]
+    pub max_in_flight: usize,
+    /// Flush to Parquet once this many events are buffered.
+    #[arg(long, default_value_t = batcher::DEFAULT_MAX_ROWS, env = "AUDITLENS_FLUSH_MAX_ROWS")]
+    pub flush_max_rows: usize,
+    /// Flush to Parquet once the buffered events hold about this many bytes.
+    #[arg(long, default_value_t = batcher::DEFAULT_MAX_BYTES, env = "AUDITLENS_FLUSH_MAX_BYTES")]
+    pub flush_max_bytes: usize,
+    /// Flush to Parquet once the oldest buffered event waited this long (milliseconds).
+    #[arg(long, default_value_t = batcher::DEFAULT_MAX_AGE.as_millis() as u64, env = "AUDITLENS_FLUSH_MAX_AGE_MS")]
+    pub flush_max_age_ms: u64,
+}
+
+struct Validated {
+    server: ServerConfig,
+    pipeline: PipelineConfig,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+fn validate(args: &ServeArgs) -> anyhow::Result<Validated> {
+    server::auth::validate_cluster(&args.cluster).map_err(anyhow::Error::msg).context("--cluster")?;
+    if args.max_body_bytes == 0 || args.max_in_flight == 0 || args.flush_max_rows == 0 {
+        bail!("--max-body-bytes, --max-in-flight and --flush-max-rows must be positive");
+    }
+    let tokens = match &args.tokens_file {
+        Some(path) => Some(TokenMap::load(path)?),
+        None => None,
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(&tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: args.client_ca.clone(),
+        })?),
+        _ => None,
+    };
+    if !args.listen.ip().is_loopback() && tls.is_none() && tokens.is_none() && !args.allow_insecure {
+        bail!(
+            "refusing to serve plain HTTP without authentication on {}: give --tls-cert/--tls-key, --tokens-file, or --allow-insecure",
+            args.listen
+        );
+    }
+    let mut pipeline = PipelineConfig::new(&args.data.data_dir);
+    pipeline.limits = BatchLimits {
+        max_rows: args.flush_max_rows,
+        max_bytes: args.flush_max_bytes,
+        max_age: Duration::from_millis(args.flush_max_age_ms),
+    };
+    let server = ServerConfig {
+        max_body_bytes: args.max_body_bytes,
+        max_in_flight: args.max_in_flight,
+        default_cluster: args.cluster.clone(),
+        tokens,
+        ..ServerConfig::default()
+    };
+    Ok(Validated { server, pipeline, tls })
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: no new requests, flushing to Parquet");
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = validate(&args)?;
+    let stats = Arc::new(Stats::default());
+    let data_dir = args.data.data_dir.display().to_string();
+    let pipeline = Pipeline::start(config.pipeline, stats.clone())
+        .with_context(|| format!("cannot open the data directory {data_dir}"))?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let served = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener.local_addr()?;
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        tracing::info!(%address, scheme, data_dir, "listening");
+        server::serve(listener, config.tls, config.server, pipeline.handle(), stats.clone(), shutdown_signal())
+            .await
+            .context("the webhook server failed")
+    });
+    // Requests still finishing on blocking threads are done once the runtime is gone.
+    runtime.shutdown_timeout(Duration::from_secs(10));
+    let flushed = pipeline.shutdown().context("the final flush to Parquet failed; the WAL keeps the events for the next start");
+    let totals = stats.snapshot();
+    tracing::info!(
+        accepted = totals.events_accepted,
+        quarantined = totals.events_quarantined,
+        written = totals.events_written,
+        bad_requests = totals.requests_bad_body,
+        too_large = totals.requests_too_large,
+        unauthorized = totals.requests_unauthorized,
+        overloaded = totals.requests_overloaded,
+        files = totals.files_written,
+        "stopped"
+    );
+    served?;
+    flushed?;
+    Ok(ExitCode::SUCCESS)
+}

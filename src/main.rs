@@ -1,0 +1,22 @@
+//! `auditlens`: the command line. Parses flags, sets up logging, runs one command and turns its
+//! error into an exit code. The work happens in the `ingest` and `analyze` crates.
+
+mod bench;
+mod cmd;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cmd::Cli::parse();
+    logging::init(cli.log_format, cli.command.default_log_level());
+    match cmd::run(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Helpers for end-to-end tests: the real `auditlens` binary as a child process.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_auditlens");
+
+/// A running `auditlens serve`.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// Log lines it printed, for failure messages.
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `serve` on a free loopback port with `args` added; waits until it listens.
+    pub fn start(data_dir: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start auditlens serve");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) {
+                        if value["message"] == "listening" {
+                            let _ = tx.send(value["address"].as_str().unwrap_or_default().to_string());
+                        }
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr.parse().expect("listening address"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("auditlens serve did not start: {:?}", log.lock().unwrap());
+            }
+        };
+        Server { child, addr, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id() as libc::pid_t;
+        // Signal our own child.
+        unsafe_kill(pid, libc::SIGTERM);
+        self.child.wait().unwrap()
+    }
+
+    /// SIGKILL: the process dies at once, wherever it is.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+#[allow(unsafe_code)]
+fn unsafe_kill(pid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid, signal);
+    }
+}
+
+/// Runs `auditlens ARGS` to completion.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run auditlens")
+}
+
+/// Runs `auditlens query SQL --format jsonl` over `data_dir` and parses the rows.
+pub fn query(data_dir: &Path, sql: &str) -> Vec<serde_json::Value> {
+    let output = Command::new(BIN)
+        .args(["query", "--format", "jsonl", "--data-dir"])
+        .arg(data_dir)
+        .arg(sql)
+        .output()
+        .expect("run auditlens query");
+    assert!(output.status.success(), "query failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON object per line"))
+        .collect()
+}
+
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+/// An `EventList` body of `n` valid events with audit IDs `PREFIX-0`….
+pub fn event_list(prefix: &str, n: usize) -> String {
+    let items: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"{prefix}-{i}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/default/pods","verb":"list","user":{{"username":"alice","groups":["dev"]}},"sourceIPs":["10.0.0.1"],"objectRef":{{"resource":"pods","namespace":"default","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":200}},"requestReceivedTimestamp":"2026-11-30T10:00:00.000001Z","stageTimestamp":"2026-11-30T10:{:02}:00.000000Z"}}"#,
+                i % 60
+            )
+        })
+        .collect();
+    format!(r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{{}},"items":[{}]}}"#, items.join(","))
+}
