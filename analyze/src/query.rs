@@ -48,7 +48,7 @@ pub async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<DataFrame, Qu
 /// before the count, so `SELECT 1; DROP TABLE events` is refused rather than called invalid.
 fn parse_one(state: &SessionState, sql: &str) -> Result<Statement, QueryError> {
     let parser_options = &state.config().options().sql_parser;
-    let Some(dialect) = dialect_from_str(&parser_options.dialect) else {
+    let Some(dialect) = dialect_from_str(parser_options.dialect) else {
         return Err(QueryError::Invalid(DataFusionError::Configuration(
             format!("unsupported SQL dialect `{}`", parser_options.dialect),
         )));

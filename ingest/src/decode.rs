@@ -389,6 +389,18 @@ pub enum Contents<'a> {
 pub fn parse_body(body: &[u8]) -> Result<Contents<'_>, BodyError> {
     let envelope: Envelope<'_> =
         serde_json::from_slice(body).map_err(|error| BodyError::from_json(&error, body))?;
+    // Serde also reads a struct from a JSON array; an envelope must be an object.
+    let start = body.len() - body.trim_ascii_start().len();
+    if body.get(start) != Some(&b'{') {
+        let line = 1 + body[..start].iter().filter(|&&b| b == b'\n').count();
+        let column = start - body[..start].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+        return Err(BodyError::NotEventList {
+            message: "expected a JSON object".to_string(),
+            offset: start,
+            line,
+            column,
+        });
+    }
     let api_version = envelope.api_version.as_deref().unwrap_or_default();
     if !ACCEPTED_API_VERSIONS.contains(&api_version) {
         let shown = envelope

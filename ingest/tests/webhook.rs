@@ -62,7 +62,7 @@ async fn bad_bodies_get_400_naming_the_problem() {
     let server = TestServer::start(ServerConfig::default(), None).await;
     let cases = [
         ("{\"kind\":\"EventList\",", "not valid JSON"),
-        ("[]", "not an audit `EventList`: invalid type: sequence"),
+        ("[]", "not an audit `EventList`: expected a JSON object at byte 0 (line 1, column 1)"),
         (r#"{"kind":"PodList","apiVersion":"audit.k8s.io/v1","items":[]}"#, "`kind` `PodList`"),
         (r#"{"kind":"EventList","apiVersion":"audit.k8s.io/v2","items":[]}"#, "`apiVersion` `audit.k8s.io/v2`"),
         (r#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1"}"#, "without `items`"),

@@ -104,23 +104,19 @@ fn validate(args: &ServeArgs) -> anyhow::Result<Validated> {
     Ok(Validated { server, pipeline, tls })
 }
 
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch SIGTERM");
-                std::future::pending::<()>().await
-            }
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when the
+/// future is first polled, so a signal that arrives right after start-up is not missed.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down: no new requests, flushing to Parquet");
+        tracing::info!("shutting down: no new requests, flushing to Parquet");
+    })
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -131,13 +127,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot open the data directory {data_dir}"))?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let served = runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let address = listener.local_addr()?;
         let scheme = if config.tls.is_some() { "https" } else { "http" };
         tracing::info!(%address, scheme, data_dir, "listening");
-        server::serve(listener, config.tls, config.server, pipeline.handle(), stats.clone(), shutdown_signal())
+        server::serve(listener, config.tls, config.server, pipeline.handle(), stats.clone(), shutdown)
             .await
             .context("the webhook server failed")
     });

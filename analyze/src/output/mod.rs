@@ -102,6 +102,10 @@ pub enum Flow {
 /// Writes result batches in one [`OutputFormat`] to any [`Write`]. For callers that produce
 /// batches themselves (a query service writing each batch into its response body);
 /// [`write_results`] drives one from a query stream.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one writer per query, moved rarely: boxing would buy nothing"
+)]
 pub enum ResultWriter<W: Write> {
     Table(table::TableWriter<W>),
     Jsonl(jsonl::JsonlWriter<W>),
