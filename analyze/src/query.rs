@@ -16,8 +16,8 @@ use crate::readonly::{refused_plan, refused_statement};
 ///
 /// Refuses anything but queries ([`QueryError::Refused`]); parse and planning errors are
 /// [`QueryError::Invalid`] with DataFusion's message, which names the position or the name.
-/// Errors while the stream is read are DataFusion errors: see [`QueryError::execution`] for
-/// how [`crate::write_results`] classifies them.
+/// Errors while the stream is read come as DataFusion errors; [`crate::write_results`] turns
+/// them into [`QueryError::ResourcesExhausted`] or [`QueryError::Execution`].
 pub async fn run_query(
     ctx: &SessionContext,
     sql: &str,

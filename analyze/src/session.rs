@@ -85,13 +85,13 @@ fn session_config(options: &QueryOptions) -> SessionConfig {
         .with_target_partitions(options.target_partitions.get())
         // `SHOW TABLES`, `SHOW COLUMNS FROM events`, `information_schema.columns`.
         .with_information_schema(true);
-    let options = config.options_mut();
+    let settings = config.options_mut();
     // `now()` and friends in UTC, like every stored timestamp and the partition names.
-    options.execution.time_zone = Some("UTC".into());
+    settings.execution.time_zone = Some("UTC".into());
     // The generic dialect accepts a trailing comma in a projection, so it ends the list at
     // `CLUSTER` (`CLUSTER BY`): `SELECT verb, cluster FROM events` would not parse. PostgreSQL's
     // does not, and it is what the PostgreSQL wire protocol's clients speak anyway.
-    options.sql_parser.dialect = Dialect::PostgreSQL;
+    settings.sql_parser.dialect = Dialect::PostgreSQL;
     config
 }
 
@@ -138,7 +138,11 @@ fn listing_table(
     let config = ListingTableConfig::new(url)
         .with_listing_options(listing_options)
         .with_schema(file_schema);
-    ListingTable::try_new(config).map_err(QueryError::Execution)
+    let table = ListingTable::try_new(config).map_err(QueryError::Execution)?;
+    // Footer statistics are read once per file, not once per query (entries are checked
+    // against the file's size and modification time).
+    let statistics_cache = ctx.runtime_env().cache_manager.get_file_statistic_cache();
+    Ok(table.with_cache(statistics_cache))
 }
 
 /// `cluster`, `date`, `hour`, with their types, in directory order.
