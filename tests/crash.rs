@@ -23,7 +23,15 @@ async fn every_acknowledged_event_survives_sigkill_exactly_once() {
         // Small flush limits so kills land in every phase: WAL appends, flushes, checkpoints.
         let max_rows = (rng.usize(1..6) * 100).to_string();
         let max_age = rng.u64(20..400).to_string();
-        let server = Server::start(data.path(), &["--flush-max-rows", &max_rows, "--flush-max-age-ms", &max_age]);
+        let server = Server::start(
+            data.path(),
+            &[
+                "--flush-max-rows",
+                &max_rows,
+                "--flush-max-age-ms",
+                &max_age,
+            ],
+        );
         let url = server.url("/v1/audit?cluster=crash");
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut clients = Vec::new();
@@ -36,7 +44,12 @@ async fn every_acknowledged_event_survives_sigkill_exactly_once() {
                     let prefix = format!("r{round}-c{client}-b{seq}");
                     seq += 1;
                     sent.lock().unwrap().insert(prefix.clone());
-                    match http.post(&url).body(event_list(&prefix, BATCH)).send().await {
+                    match http
+                        .post(&url)
+                        .body(event_list(&prefix, BATCH))
+                        .send()
+                        .await
+                    {
                         Ok(response) if response.status().as_u16() == 200 => {
                             acked.lock().unwrap().insert(prefix);
                         }
@@ -47,7 +60,9 @@ async fn every_acknowledged_event_survives_sigkill_exactly_once() {
             }));
         }
         tokio::time::sleep(Duration::from_millis(rng.u64(50..1200))).await;
-        tokio::task::spawn_blocking(move || server.kill()).await.unwrap();
+        tokio::task::spawn_blocking(move || server.kill())
+            .await
+            .unwrap();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         for client in clients {
             client.await.unwrap();
@@ -56,21 +71,41 @@ async fn every_acknowledged_event_survives_sigkill_exactly_once() {
     // A last clean start replays the WAL; SIGTERM flushes everything.
     let server = Server::start(data.path(), &[]);
     let log = server.log.clone();
-    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
-    assert!(status.success(), "clean shutdown failed: {:?}", log.lock().unwrap());
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(
+        status.success(),
+        "clean shutdown failed: {:?}",
+        log.lock().unwrap()
+    );
 
-    let rows = query(data.path(), "SELECT audit_id, count(*) AS n FROM events WHERE cluster = 'crash' GROUP BY audit_id");
+    let rows = query(
+        data.path(),
+        "SELECT audit_id, count(*) AS n FROM events WHERE cluster = 'crash' GROUP BY audit_id",
+    );
     let mut stored = BTreeMap::new();
     for row in rows {
-        stored.insert(row["audit_id"].as_str().unwrap().to_string(), row["n"].as_u64().unwrap());
+        stored.insert(
+            row["audit_id"].as_str().unwrap().to_string(),
+            row["n"].as_u64().unwrap(),
+        );
     }
     let acked = acked.lock().unwrap();
     let sent = sent.lock().unwrap();
-    assert!(acked.len() > ROUNDS, "the test must get acknowledgements, got {}", acked.len());
+    assert!(
+        acked.len() > ROUNDS,
+        "the test must get acknowledgements, got {}",
+        acked.len()
+    );
     for prefix in acked.iter() {
         for i in 0..BATCH {
             let id = format!("{prefix}-{i}");
-            assert_eq!(stored.get(&id), Some(&1), "acknowledged event {id} must be stored exactly once");
+            assert_eq!(
+                stored.get(&id),
+                Some(&1),
+                "acknowledged event {id} must be stored exactly once"
+            );
         }
     }
     for (id, count) in &stored {

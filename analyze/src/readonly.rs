@@ -187,6 +187,25 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn plans_that_change_anything_are_named() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        for (sql, name) in [
+            ("CREATE TABLE t AS SELECT 1", "CREATE MEMORY TABLE"),
+            ("SELECT 1 INTO t", "CREATE MEMORY TABLE"),
+            ("COPY (SELECT 1) TO '/tmp/x.csv'", "COPY"),
+            (
+                "SET datafusion.execution.target_partitions = 1",
+                "SET VARIABLE",
+            ),
+        ] {
+            let plan = ctx.state().create_logical_plan(sql).await.unwrap();
+            assert_eq!(refused_plan(&plan).as_deref(), Some(name), "{sql}");
+        }
+        let plan = ctx.state().create_logical_plan("SELECT 1").await.unwrap();
+        assert_eq!(refused_plan(&plan), None);
+    }
+
     #[test]
     fn camel_case_becomes_keywords() {
         assert_eq!(words_of("CreateMemoryTable"), "CREATE MEMORY TABLE");

@@ -90,7 +90,9 @@ impl Buffer {
     pub fn is_due(&self, limits: &BatchLimits, now: Instant) -> bool {
         self.rows >= limits.max_rows
             || self.bytes >= limits.max_bytes
-            || self.oldest.is_some_and(|oldest| now.duration_since(oldest) >= limits.max_age)
+            || self
+                .oldest
+                .is_some_and(|oldest| now.duration_since(oldest) >= limits.max_age)
     }
 
     /// How long until the age limit makes the buffer due (`None` when empty).
@@ -138,18 +140,31 @@ mod tests {
             .pending()
             .events
             .iter()
-            .map(|(key, rows)| (format!("{}/{}", key.cluster, key.hour), rows.len().to_string()))
+            .map(|(key, rows)| {
+                (
+                    format!("{}/{}", key.cluster, key.hour),
+                    rows.len().to_string(),
+                )
+            })
             .collect();
         assert_eq!(
             partitions,
-            vec![("a/00".into(), "2".into()), ("a/01".into(), "1".into()), ("b/00".into(), "1".into())]
+            vec![
+                ("a/00".into(), "2".into()),
+                ("a/01".into(), "1".into()),
+                ("b/00".into(), "1".into())
+            ]
         );
     }
 
     #[test]
     fn each_limit_makes_the_buffer_due() {
         let now = Instant::now();
-        let limits = BatchLimits { max_rows: 3, max_bytes: usize::MAX, max_age: Duration::from_secs(60) };
+        let limits = BatchLimits {
+            max_rows: 3,
+            max_bytes: usize::MAX,
+            max_age: Duration::from_secs(60),
+        };
         let mut buffer = Buffer::default();
         assert!(!buffer.is_due(&limits, now));
         assert_eq!(buffer.time_left(&limits, now), None);
@@ -158,12 +173,20 @@ mod tests {
         buffer.add_events("a", rows(1, 0));
         assert!(buffer.is_due(&limits, now));
 
-        let by_bytes = BatchLimits { max_rows: usize::MAX, max_bytes: 100, max_age: Duration::from_secs(60) };
+        let by_bytes = BatchLimits {
+            max_rows: usize::MAX,
+            max_bytes: 100,
+            max_age: Duration::from_secs(60),
+        };
         let mut buffer = Buffer::default();
         buffer.add_events("a", rows(1, 0));
         assert!(buffer.is_due(&by_bytes, now), "one row is over 100 bytes");
 
-        let by_age = BatchLimits { max_rows: usize::MAX, max_bytes: usize::MAX, max_age: Duration::from_millis(10) };
+        let by_age = BatchLimits {
+            max_rows: usize::MAX,
+            max_bytes: usize::MAX,
+            max_age: Duration::from_millis(10),
+        };
         let mut buffer = Buffer::default();
         buffer.add_events("a", rows(1, 0));
         assert!(!buffer.is_due(&by_age, Instant::now()));

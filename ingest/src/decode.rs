@@ -17,7 +17,9 @@ pub const ACCEPTED_API_VERSIONS: [&str; 2] = ["audit.k8s.io/v1", "audit.k8s.io/v
 /// Why a whole body was refused (HTTP 400): nothing in it was accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
-    #[error("request body is not valid JSON: {message} at byte {offset} (line {line}, column {column})")]
+    #[error(
+        "request body is not valid JSON: {message} at byte {offset} (line {line}, column {column})"
+    )]
     NotJson {
         message: String,
         offset: usize,
@@ -47,11 +49,25 @@ impl BodyError {
             Some(cut) => text[..cut].to_string(),
             None => text,
         };
-        let (offset, line, column) = (byte_offset(body, error.line(), error.column()), error.line(), error.column());
+        let (offset, line, column) = (
+            byte_offset(body, error.line(), error.column()),
+            error.line(),
+            error.column(),
+        );
         if error.is_data() {
-            BodyError::NotEventList { message, offset, line, column }
+            BodyError::NotEventList {
+                message,
+                offset,
+                line,
+                column,
+            }
         } else {
-            BodyError::NotJson { message, offset, line, column }
+            BodyError::NotJson {
+                message,
+                offset,
+                line,
+                column,
+            }
         }
     }
 }
@@ -106,7 +122,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
                     entries.push((key.0, value));
                 }
                 // A key given twice counts once, with its last value, as in any JSON reader.
-                let mut kept: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(entries.len());
+                let mut kept: Vec<(Cow<'de, str>, &'de RawValue)> =
+                    Vec::with_capacity(entries.len());
                 for (key, value) in entries.into_iter().rev() {
                     if !kept.iter().any(|(seen, _)| *seen == key) {
                         kept.push((key, value));
@@ -163,7 +180,8 @@ impl<'a> Residual<'a> {
 type Invalid = String;
 
 fn string(path: &str, raw: &RawValue) -> Result<String, Invalid> {
-    serde_json::from_str::<String>(raw.get()).map_err(|_| format!("field `{path}`: expected a string"))
+    serde_json::from_str::<String>(raw.get())
+        .map_err(|_| format!("field `{path}`: expected a string"))
 }
 
 fn string_list(path: &str, raw: &RawValue) -> Result<Vec<String>, Invalid> {
@@ -249,7 +267,11 @@ fn decode_object_ref(object: &mut ObjectRef, key: &str, raw: &RawValue) -> Resul
     Ok(true)
 }
 
-fn decode_response(response: &mut ResponseStatus, key: &str, raw: &RawValue) -> Result<bool, Invalid> {
+fn decode_response(
+    response: &mut ResponseStatus,
+    key: &str,
+    raw: &RawValue,
+) -> Result<bool, Invalid> {
     let slot = match key {
         "code" => {
             let code = serde_json::from_str::<i32>(raw.get())
@@ -299,8 +321,12 @@ pub fn decode_event(raw: &str, source: &str, received_at: i64) -> Result<EventRo
             "sourceIPs" => row.source_ips = Some(string_list("sourceIPs", value)?),
             "user" => row.user = nested(&mut residual, key, value, decode_user("user", true))?,
             "impersonatedUser" => {
-                row.impersonated_user =
-                    nested(&mut residual, key, value, decode_user("impersonatedUser", false))?
+                row.impersonated_user = nested(
+                    &mut residual,
+                    key,
+                    value,
+                    decode_user("impersonatedUser", false),
+                )?
             }
             "objectRef" => row.object = nested(&mut residual, key, value, decode_object_ref)?,
             "responseStatus" => row.response = nested(&mut residual, key, value, decode_response)?,
@@ -312,7 +338,10 @@ pub fn decode_event(raw: &str, source: &str, received_at: i64) -> Result<EventRo
                 };
                 let mut annotations = Vec::with_capacity(entries.0.len());
                 for (name, text) in entries.0 {
-                    annotations.push((name.to_string(), string(&format!("annotations.{name}"), text)?));
+                    annotations.push((
+                        name.to_string(),
+                        string(&format!("annotations.{name}"), text)?,
+                    ));
                 }
                 row.annotations = Some(annotations);
             }
@@ -352,7 +381,13 @@ pub struct Decoded<'a> {
 
 impl<'a> Decoded<'a> {
     /// Decodes one input; `location` names it for the quarantine.
-    pub fn push(&mut self, raw: &'a str, source: &str, received_at: i64, location: impl FnOnce() -> String) {
+    pub fn push(
+        &mut self,
+        raw: &'a str,
+        source: &str,
+        received_at: i64,
+        location: impl FnOnce() -> String,
+    ) {
         match decode_event(raw, source, received_at) {
             Ok(row) => self.events.push((row, raw)),
             Err(reason) => self.quarantined.push(QuarantineRow {
@@ -393,7 +428,12 @@ pub fn parse_body(body: &[u8]) -> Result<Contents<'_>, BodyError> {
     let start = body.len() - body.trim_ascii_start().len();
     if body.get(start) != Some(&b'{') {
         let line = 1 + body[..start].iter().filter(|&&b| b == b'\n').count();
-        let column = start - body[..start].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+        let column = start
+            - body[..start]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
         return Err(BodyError::NotEventList {
             message: "expected a JSON object".to_string(),
             offset: start,
@@ -411,14 +451,20 @@ pub fn parse_body(body: &[u8]) -> Result<Contents<'_>, BodyError> {
     match envelope.kind.as_deref() {
         Some("EventList") => envelope.items.map(Contents::List).ok_or(BodyError::NoItems),
         // The body was parsed as JSON above, so it is valid UTF-8.
-        Some("Event") => Ok(Contents::Single(std::str::from_utf8(body).unwrap_or_default())),
+        Some("Event") => Ok(Contents::Single(
+            std::str::from_utf8(body).unwrap_or_default(),
+        )),
         Some(other) => Err(BodyError::WrongKind(format!("`{other}`"))),
         None => Err(BodyError::WrongKind("missing".to_string())),
     }
 }
 
 /// Decodes a whole webhook body. Bad events are quarantined, located by their item index.
-pub fn decode_body<'a>(body: &'a [u8], source: &str, received_at: i64) -> Result<Decoded<'a>, BodyError> {
+pub fn decode_body<'a>(
+    body: &'a [u8],
+    source: &str,
+    received_at: i64,
+) -> Result<Decoded<'a>, BodyError> {
     let mut decoded = Decoded::default();
     match parse_body(body)? {
         Contents::List(items) => {

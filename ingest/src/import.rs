@@ -60,7 +60,8 @@ struct Counting<R> {
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -98,7 +99,13 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Option
 }
 
 impl Importer {
-    pub fn new(data_dir: &Path, cluster: &str, limits: BatchLimits, options: FileOptions, stats: Arc<Stats>) -> Result<Self, ImportError> {
+    pub fn new(
+        data_dir: &Path,
+        cluster: &str,
+        limits: BatchLimits,
+        options: FileOptions,
+        stats: Arc<Stats>,
+    ) -> Result<Self, ImportError> {
         Ok(Importer {
             store: Store::open(data_dir, options)?,
             buffer: Buffer::default(),
@@ -110,12 +117,28 @@ impl Importer {
 
     /// Opens `path` (gzip detected by its magic bytes) and imports it. `progress` counts the
     /// bytes read from the file.
-    pub fn import_path(&mut self, path: &Path, progress: Arc<std::sync::atomic::AtomicU64>) -> Result<InputSummary, ImportError> {
+    pub fn import_path(
+        &mut self,
+        path: &Path,
+        progress: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Result<InputSummary, ImportError> {
         let shown = path.display().to_string();
-        let read_error = |source| ImportError::Read { path: shown.clone(), source };
+        let read_error = |source| ImportError::Read {
+            path: shown.clone(),
+            source,
+        };
         let file = File::open(path).map_err(read_error)?;
-        let mut reader = BufReader::with_capacity(1 << 20, Counting { inner: file, count: progress });
-        let gzip = reader.fill_buf().map_err(read_error)?.starts_with(&[0x1f, 0x8b]);
+        let mut reader = BufReader::with_capacity(
+            1 << 20,
+            Counting {
+                inner: file,
+                count: progress,
+            },
+        );
+        let gzip = reader
+            .fill_buf()
+            .map_err(read_error)?
+            .starts_with(&[0x1f, 0x8b]);
         if gzip {
             let decoder = flate2::bufread::MultiGzDecoder::new(reader);
             self.import_reader(&shown, BufReader::with_capacity(1 << 20, decoder))
@@ -126,8 +149,15 @@ impl Importer {
 
     /// Imports JSON Lines (`Event` or `EventList` per line) or one JSON document from `reader`;
     /// `name` locates quarantined lines (`NAME:LINE`).
-    pub fn import_reader(&mut self, name: &str, mut reader: impl BufRead) -> Result<InputSummary, ImportError> {
-        let read_error = |source| ImportError::Read { path: name.to_string(), source };
+    pub fn import_reader(
+        &mut self,
+        name: &str,
+        mut reader: impl BufRead,
+    ) -> Result<InputSummary, ImportError> {
+        let read_error = |source| ImportError::Read {
+            path: name.to_string(),
+            source,
+        };
         let received_at = chrono::Utc::now().timestamp_micros();
         let mut summary = InputSummary::default();
         let mut line = Vec::new();
@@ -140,7 +170,8 @@ impl Importer {
             summary.lines += 1;
             let location = || format!("{name}:{number}");
             if cut {
-                let kept = String::from_utf8_lossy(&line[..KEPT_PREFIX_BYTES.min(line.len())]).into_owned();
+                let kept = String::from_utf8_lossy(&line[..KEPT_PREFIX_BYTES.min(line.len())])
+                    .into_owned();
                 let reason = format!("line is longer than {MAX_LINE_BYTES} bytes");
                 self.quarantine(&mut summary, location(), reason, kept);
                 continue;
@@ -151,7 +182,12 @@ impl Importer {
             }
             let Ok(text) = std::str::from_utf8(&line) else {
                 let raw = String::from_utf8_lossy(&line).into_owned();
-                self.quarantine(&mut summary, location(), "line is not valid UTF-8".into(), raw);
+                self.quarantine(
+                    &mut summary,
+                    location(),
+                    "line is not valid UTF-8".into(),
+                    raw,
+                );
                 continue;
             };
             let mut decoded = Decoded::default();
@@ -159,12 +195,21 @@ impl Importer {
                 match parse_body(text.as_bytes()) {
                     Ok(Contents::List(items)) => {
                         for (index, item) in items.into_iter().enumerate() {
-                            decoded.push(item.get(), SOURCE_FILE, received_at, || format!("{name}:{number} item {index}"));
+                            decoded.push(item.get(), SOURCE_FILE, received_at, || {
+                                format!("{name}:{number} item {index}")
+                            });
                         }
                     }
-                    Ok(Contents::Single(raw)) => decoded.push(raw, SOURCE_FILE, received_at, location),
+                    Ok(Contents::Single(raw)) => {
+                        decoded.push(raw, SOURCE_FILE, received_at, location)
+                    }
                     Err(error) => {
-                        self.quarantine(&mut summary, location(), error.to_string(), text.to_string());
+                        self.quarantine(
+                            &mut summary,
+                            location(),
+                            error.to_string(),
+                            text.to_string(),
+                        );
                         continue;
                     }
                 }
@@ -176,25 +221,44 @@ impl Importer {
         Ok(summary)
     }
 
-    fn import_document(&mut self, name: &str, first: Vec<u8>, reader: impl BufRead, mut summary: InputSummary) -> Result<InputSummary, ImportError> {
+    fn import_document(
+        &mut self,
+        name: &str,
+        first: Vec<u8>,
+        reader: impl BufRead,
+        mut summary: InputSummary,
+    ) -> Result<InputSummary, ImportError> {
         let mut document = first;
         document.push(b'\n');
         reader
             .take(MAX_DOCUMENT_BYTES)
             .read_to_end(&mut document)
-            .map_err(|source| ImportError::Read { path: name.to_string(), source })?;
+            .map_err(|source| ImportError::Read {
+                path: name.to_string(),
+                source,
+            })?;
         let received_at = chrono::Utc::now().timestamp_micros();
-        let not_audit = |message: String| ImportError::Document { path: name.to_string(), message };
+        let not_audit = |message: String| ImportError::Document {
+            path: name.to_string(),
+            message,
+        };
         let mut decoded = Decoded::default();
         match parse_body(&document) {
             Ok(Contents::List(items)) => {
                 for (index, item) in items.into_iter().enumerate() {
-                    decoded.push(item.get(), SOURCE_FILE, received_at, || format!("{name} item {index}"));
+                    decoded.push(item.get(), SOURCE_FILE, received_at, || {
+                        format!("{name} item {index}")
+                    });
                 }
             }
-            Ok(Contents::Single(raw)) => decoded.push(raw, SOURCE_FILE, received_at, || name.to_string()),
+            Ok(Contents::Single(raw)) => {
+                decoded.push(raw, SOURCE_FILE, received_at, || name.to_string())
+            }
             // A document without an EventList envelope may still be one event.
-            Err(crate::decode::BodyError::WrongKind(_) | crate::decode::BodyError::WrongApiVersion(_)) => {
+            Err(
+                crate::decode::BodyError::WrongKind(_)
+                | crate::decode::BodyError::WrongApiVersion(_),
+            ) => {
                 let text = std::str::from_utf8(&document).map_err(|e| not_audit(e.to_string()))?;
                 decoded.push(text, SOURCE_FILE, received_at, || name.to_string());
             }
@@ -205,7 +269,13 @@ impl Importer {
         Ok(summary)
     }
 
-    fn quarantine(&mut self, summary: &mut InputSummary, location: String, reason: String, raw: String) {
+    fn quarantine(
+        &mut self,
+        summary: &mut InputSummary,
+        location: String,
+        reason: String,
+        raw: String,
+    ) {
         let mut decoded = Decoded::default();
         decoded.quarantined.push(QuarantineRow {
             source: SOURCE_FILE.to_string(),
@@ -216,17 +286,22 @@ impl Importer {
         });
         summary.quarantined += 1;
         Stats::add(&self.stats.events_quarantined, 1);
-        self.buffer.add_quarantined(&self.cluster, decoded.quarantined);
+        self.buffer
+            .add_quarantined(&self.cluster, decoded.quarantined);
     }
 
     fn add(&mut self, decoded: Decoded<'_>, summary: &mut InputSummary) -> Result<(), ImportError> {
         summary.events += decoded.events.len() as u64;
         summary.quarantined += decoded.quarantined.len() as u64;
         Stats::add(&self.stats.events_accepted, decoded.events.len() as u64);
-        Stats::add(&self.stats.events_quarantined, decoded.quarantined.len() as u64);
+        Stats::add(
+            &self.stats.events_quarantined,
+            decoded.quarantined.len() as u64,
+        );
         let rows = decoded.events.into_iter().map(|(row, _)| row).collect();
         self.buffer.add_events(&self.cluster, rows);
-        self.buffer.add_quarantined(&self.cluster, decoded.quarantined);
+        self.buffer
+            .add_quarantined(&self.cluster, decoded.quarantined);
         if self.buffer.is_due(&self.limits, std::time::Instant::now()) {
             self.flush()?;
         }

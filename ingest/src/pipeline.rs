@@ -139,7 +139,10 @@ pub struct Pipeline {
     batcher_thread: JoinHandle<Result<(), StoreError>>,
 }
 
-fn spawn<T: Send + 'static>(name: &'static str, work: impl FnOnce() -> T + Send + 'static) -> Result<JoinHandle<T>, PipelineError> {
+fn spawn<T: Send + 'static>(
+    name: &'static str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, PipelineError> {
     thread::Builder::new()
         .name(format!("auditlens-{name}"))
         .spawn(work)
@@ -180,21 +183,34 @@ impl Pipeline {
         let (batch_tx, batch_rx) = mpsc::sync_channel(config.batch_queue_requests.max(1));
         let batcher_thread = {
             let (stats, wal_dir, limits) = (stats.clone(), wal_dir.clone(), config.limits);
-            spawn("batcher", move || run_batcher(batch_rx, store, limits, stats, wal_dir))?
+            spawn("batcher", move || {
+                run_batcher(batch_rx, store, limits, stats, wal_dir)
+            })?
         };
-        let (writer, replay) = WalWriter::open(&wal_dir, checkpoint, config.wal_segment_bytes, |lsn, record| {
-            // The batcher outlives this call; a send error means it died, which join reports.
-            let _ = batch_tx.send(replay_message(lsn, record));
-        })?;
+        let (writer, replay) = WalWriter::open(
+            &wal_dir,
+            checkpoint,
+            config.wal_segment_bytes,
+            |lsn, record| {
+                // The batcher outlives this call; a send error means it died, which join reports.
+                let _ = batch_tx.send(replay_message(lsn, record));
+            },
+        )?;
         Stats::add(&stats.wal_records_replayed, replay.records);
         if replay.records > 0 {
-            tracing::info!(records = replay.records, from_lsn = checkpoint, "replayed the write-ahead log");
+            tracing::info!(
+                records = replay.records,
+                from_lsn = checkpoint,
+                "replayed the write-ahead log"
+            );
         }
         let (tx, rx) = mpsc::sync_channel(config.wal_queue_requests.max(1));
         let failed = Arc::new(AtomicBool::new(false));
         let wal_thread = {
             let (failed, group_max) = (failed.clone(), config.wal_group_max.max(1));
-            spawn("wal", move || run_wal(rx, writer, batch_tx, group_max, failed))?
+            spawn("wal", move || {
+                run_wal(rx, writer, batch_tx, group_max, failed)
+            })?
         };
         Ok(Pipeline {
             handle: PipelineHandle { tx, failed },
@@ -213,8 +229,13 @@ impl Pipeline {
         // If the WAL thread is gone already, the send fails and joining tells why.
         let _ = self.handle.tx.send(WalMessage::Stop);
         drop(self.handle);
-        self.wal_thread.join().map_err(|_| PipelineError::Panicked("wal"))?;
-        let flushed = self.batcher_thread.join().map_err(|_| PipelineError::Panicked("batcher"))?;
+        self.wal_thread
+            .join()
+            .map_err(|_| PipelineError::Panicked("wal"))?;
+        let flushed = self
+            .batcher_thread
+            .join()
+            .map_err(|_| PipelineError::Panicked("batcher"))?;
         Ok(flushed?)
     }
 }
@@ -247,11 +268,16 @@ fn run_wal(
         }
         if failed.load(Ordering::Relaxed) {
             for append in group {
-                let _ = append.reply.send(Err(StorageFailed("an earlier write failed; restart auditlens".into())));
+                let _ = append.reply.send(Err(StorageFailed(
+                    "an earlier write failed; restart auditlens".into(),
+                )));
             }
             continue;
         }
-        let payloads: Vec<Vec<u8>> = group.iter_mut().map(|a| std::mem::take(&mut a.payload)).collect();
+        let payloads: Vec<Vec<u8>> = group
+            .iter_mut()
+            .map(|a| std::mem::take(&mut a.payload))
+            .collect();
         match writer.append(&payloads) {
             Ok(first_lsn) => {
                 let mut messages = Vec::with_capacity(group.len());
@@ -267,7 +293,9 @@ fn run_wal(
                 }
                 for message in messages {
                     if batch_tx.send(message).is_err() {
-                        tracing::error!("the batcher stopped; accepted events stay in the WAL until restart");
+                        tracing::error!(
+                            "the batcher stopped; accepted events stay in the WAL until restart"
+                        );
                         failed.store(true, Ordering::Relaxed);
                     }
                 }
@@ -284,7 +312,12 @@ fn run_wal(
     }
 }
 
-fn flush(buffer: &mut Buffer, store: &Store, stats: &Stats, wal_dir: &Path) -> Result<(), StoreError> {
+fn flush(
+    buffer: &mut Buffer,
+    store: &Store,
+    stats: &Stats,
+    wal_dir: &Path,
+) -> Result<(), StoreError> {
     if buffer.is_empty() {
         return Ok(());
     }
@@ -301,7 +334,13 @@ fn flush(buffer: &mut Buffer, store: &Store, stats: &Stats, wal_dir: &Path) -> R
     Stats::add(&stats.bytes_written, written.bytes);
     Stats::add(&stats.events_written, written.events);
     Stats::add(&stats.quarantined_written, written.quarantined);
-    tracing::debug!(files = written.files, events = written.events, bytes = written.bytes, millis = started.elapsed().as_millis() as u64, "flushed to Parquet");
+    tracing::debug!(
+        files = written.files,
+        events = written.events,
+        bytes = written.bytes,
+        millis = started.elapsed().as_millis() as u64,
+        "flushed to Parquet"
+    );
     if let Some(lsn) = lsn_end {
         if let Err(error) = wal::remove_segments_before(wal_dir, lsn) {
             tracing::warn!(%error, "could not remove old WAL segments; will retry at the next flush");
@@ -338,7 +377,9 @@ fn run_batcher(
             }
             continue;
         }
-        let wait = buffer.time_left(&limits, Instant::now()).unwrap_or(Duration::from_secs(3600));
+        let wait = buffer
+            .time_left(&limits, Instant::now())
+            .unwrap_or(Duration::from_secs(3600));
         match rx.recv_timeout(wait) {
             Ok(message) => {
                 buffer.add_events(&message.cluster, message.events);

@@ -2,6 +2,8 @@
 //! gives back the JSON value it arrived as. Every one that is not is in the quarantine, raw,
 //! with a reason.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,9 +13,8 @@ use auditlens_ingest::batcher::BatchLimits;
 use auditlens_ingest::import::Importer;
 use auditlens_ingest::stats::Stats;
 use auditlens_ingest::store::FileOptions;
-use schemas::rebuild::rebuild_event;
 use datafusion::arrow::array::{Array, AsArray};
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use schemas::rebuild::rebuild_event;
 use serde_json::Value;
 
 fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
@@ -24,31 +25,6 @@ fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-fn parquet_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            parquet_files(&path, found);
-        } else if path.extension().is_some_and(|e| e == "parquet") {
-            found.push(path);
-        }
-    }
-}
-
-fn read_batches(table: &Path) -> Vec<datafusion::arrow::record_batch::RecordBatch> {
-    let mut files = Vec::new();
-    parquet_files(table, &mut files);
-    let mut batches = Vec::new();
-    for file in files {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&file).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
-        batches.extend(reader.map(Result::unwrap));
-    }
-    batches
 }
 
 /// Canonical text of a JSON value (object keys sorted), counted.
@@ -63,17 +39,31 @@ fn multiset(values: impl IntoIterator<Item = Value>) -> BTreeMap<String, usize> 
 fn check_lossless(inputs: &[PathBuf]) -> (usize, usize) {
     let data = tempfile::tempdir().unwrap();
     let stats = Arc::new(Stats::default());
-    let options = FileOptions { row_group_rows: 7, ..FileOptions::default() };
-    let mut importer = Importer::new(data.path(), "fixtures", BatchLimits::default(), options, stats).unwrap();
+    let options = FileOptions {
+        row_group_rows: 7,
+        ..FileOptions::default()
+    };
+    let mut importer = Importer::new(
+        data.path(),
+        "fixtures",
+        BatchLimits::default(),
+        options,
+        stats,
+    )
+    .unwrap();
     let mut lines = Vec::new();
     for path in inputs {
         importer.import_path(path, Default::default()).unwrap();
         let text = fs::read_to_string(path).unwrap();
-        lines.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
+        lines.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string),
+        );
     }
     importer.finish().unwrap();
 
-    let quarantine = read_batches(&data.path().join("quarantine"));
+    let quarantine = common::read_table(&data.path().join("quarantine"));
     let mut quarantined_raw = Vec::new();
     for batch in &quarantine {
         let raw = batch.column_by_name("raw").unwrap().as_string::<i32>();
@@ -84,7 +74,7 @@ fn check_lossless(inputs: &[PathBuf]) -> (usize, usize) {
         }
     }
     let mut rebuilt = Vec::new();
-    for batch in read_batches(&data.path().join("events")) {
+    for batch in common::read_table(&data.path().join("events")) {
         for row in 0..batch.num_rows() {
             rebuilt.push(rebuild_event(&batch, row).unwrap());
         }
@@ -94,13 +84,23 @@ fn check_lossless(inputs: &[PathBuf]) -> (usize, usize) {
         .filter(|line| !quarantined_raw.contains(line))
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(accepted.len() + quarantined_raw.len(), lines.len(), "every input is stored or quarantined");
-    assert_eq!(multiset(rebuilt.clone()), multiset(accepted), "rebuilt events differ from the inputs");
+    assert_eq!(
+        accepted.len() + quarantined_raw.len(),
+        lines.len(),
+        "every input is stored or quarantined"
+    );
+    assert_eq!(
+        multiset(rebuilt.clone()),
+        multiset(accepted),
+        "rebuilt events differ from the inputs"
+    );
     (rebuilt.len(), quarantined_raw.len())
 }
 
 fn shared_fixtures(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures")
+        .join(name)
 }
 
 #[test]

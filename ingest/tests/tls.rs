@@ -30,10 +30,16 @@ impl Pki {
         let dir = tempfile::tempdir().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "auditlens test CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "auditlens test CA");
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
         std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
-        let (cert, key) = issue("auditlens", vec!["localhost".into(), "127.0.0.1".into()], &ca);
+        let (cert, key) = issue(
+            "auditlens",
+            vec!["localhost".into(), "127.0.0.1".into()],
+            &ca,
+        );
         std::fs::write(dir.path().join("server.crt"), cert).unwrap();
         std::fs::write(dir.path().join("server.key"), key).unwrap();
         let (cert, key) = issue("prod-cluster", vec![], &ca);
@@ -42,7 +48,8 @@ impl Pki {
         // A client certificate from a CA the server does not trust.
         let mut rogue_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         rogue_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let rogue = CertifiedIssuer::self_signed(rogue_params, KeyPair::generate().unwrap()).unwrap();
+        let rogue =
+            CertifiedIssuer::self_signed(rogue_params, KeyPair::generate().unwrap()).unwrap();
         let (cert, key) = issue("prod-cluster", vec![], &rogue);
         std::fs::write(dir.path().join("rogue.crt"), cert).unwrap();
         std::fs::write(dir.path().join("rogue.key"), key).unwrap();
@@ -65,7 +72,9 @@ impl Pki {
 fn client(pki: &Pki, identity: Option<&str>, server: &TestServer) -> reqwest::Client {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from_pem_file(pki.path("ca.crt")).unwrap()).unwrap();
+    roots
+        .add(CertificateDer::from_pem_file(pki.path("ca.crt")).unwrap())
+        .unwrap();
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -95,19 +104,46 @@ async fn mtls_requires_a_client_certificate_and_its_cn_names_the_cluster() {
     let tls = server_config(&pki.files(true)).unwrap();
     let server = TestServer::start(ServerConfig::default(), Some(tls)).await;
 
-    let anonymous = client(&pki, None, &server).post(https(&server, "/v1/audit")).body(event_list("a", 1)).send().await;
-    assert!(anonymous.is_err(), "a client without a certificate must be refused");
-    let rogue = client(&pki, Some("rogue"), &server).post(https(&server, "/v1/audit")).body(event_list("r", 1)).send().await;
-    assert!(rogue.is_err(), "a certificate from another CA must be refused");
+    let anonymous = client(&pki, None, &server)
+        .post(https(&server, "/v1/audit"))
+        .body(event_list("a", 1))
+        .send()
+        .await;
+    assert!(
+        anonymous.is_err(),
+        "a client without a certificate must be refused"
+    );
+    let rogue = client(&pki, Some("rogue"), &server)
+        .post(https(&server, "/v1/audit"))
+        .body(event_list("r", 1))
+        .send()
+        .await;
+    assert!(
+        rogue.is_err(),
+        "a certificate from another CA must be refused"
+    );
 
     let trusted = client(&pki, Some("client"), &server);
-    let response = trusted.post(https(&server, "/v1/audit")).body(event_list("ok", 2)).send().await.unwrap();
+    let response = trusted
+        .post(https(&server, "/v1/audit"))
+        .body(event_list("ok", 2))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 200);
-    let response = trusted.post(https(&server, "/v1/audit?cluster=named")).body(event_list("q", 1)).send().await.unwrap();
+    let response = trusted
+        .post(https(&server, "/v1/audit?cluster=named"))
+        .body(event_list("q", 1))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 200);
 
     let (data, _) = server.stop().await;
-    assert_eq!(row_count(&data.path().join("events/cluster=prod-cluster")), 2);
+    assert_eq!(
+        row_count(&data.path().join("events/cluster=prod-cluster")),
+        2
+    );
     assert_eq!(row_count(&data.path().join("events/cluster=named")), 1);
 }
 
@@ -116,11 +152,23 @@ async fn tls_without_client_ca_serves_https_only() {
     let pki = Pki::new();
     let tls = server_config(&pki.files(false)).unwrap();
     let server = TestServer::start(ServerConfig::default(), Some(tls)).await;
-    let response = client(&pki, None, &server).post(https(&server, "/v1/audit")).body(event_list("a", 1)).send().await.unwrap();
+    let response = client(&pki, None, &server)
+        .post(https(&server, "/v1/audit"))
+        .body(event_list("a", 1))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let plain = reqwest::Client::new().post(server.url("/v1/audit")).body(event_list("p", 1)).send().await;
-    assert!(plain.map(|r| r.status().as_u16() != 200).unwrap_or(true), "plain HTTP must not be accepted");
+    let plain = reqwest::Client::new()
+        .post(server.url("/v1/audit"))
+        .body(event_list("p", 1))
+        .send()
+        .await;
+    assert!(
+        plain.map(|r| r.status().as_u16() != 200).unwrap_or(true),
+        "plain HTTP must not be accepted"
+    );
     let (data, _) = server.stop().await;
     assert_eq!(row_count(&data.path().join("events/cluster=default")), 1);
 }

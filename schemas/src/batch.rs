@@ -85,8 +85,13 @@ impl UserColumns {
             name: StringBuilder::new(),
             uid: StringBuilder::new(),
             groups: TextList::new(StringBuilder::new()),
-            extra: with_extra
-                .then(|| MapBuilder::new(map_names(), StringBuilder::new(), TextList::new(StringBuilder::new()))),
+            extra: with_extra.then(|| {
+                MapBuilder::new(
+                    map_names(),
+                    StringBuilder::new(),
+                    TextList::new(StringBuilder::new()),
+                )
+            }),
         }
     }
 
@@ -138,12 +143,14 @@ impl ObjectColumns {
         let empty = ObjectRef::default();
         let object = object.unwrap_or(&empty);
         self.resource.append_option(object.resource.as_deref());
-        self.subresource.append_option(object.subresource.as_deref());
+        self.subresource
+            .append_option(object.subresource.as_deref());
         self.namespace.append_option(object.namespace.as_deref());
         self.name.append_option(object.name.as_deref());
         self.uid.append_option(object.uid.as_deref());
         self.api_group.append_option(object.api_group.as_deref());
-        self.api_version.append_option(object.api_version.as_deref());
+        self.api_version
+            .append_option(object.api_version.as_deref());
         self.resource_version
             .append_option(object.resource_version.as_deref());
     }
@@ -329,7 +336,9 @@ impl EventBatchBuilder {
 }
 
 /// Builds `events` batches from rows in one call.
-pub fn events_batch<'a>(rows: impl IntoIterator<Item = &'a EventRow>) -> Result<RecordBatch, ArrowError> {
+pub fn events_batch<'a>(
+    rows: impl IntoIterator<Item = &'a EventRow>,
+) -> Result<RecordBatch, ArrowError> {
     let mut builder = EventBatchBuilder::new();
     for row in rows {
         builder.push(row)?;
@@ -417,7 +426,14 @@ mod tests {
     fn derived_columns_are_filled() {
         use datafusion::arrow::array::{Array, AsArray};
         let batch = events_batch([&sample()]).unwrap();
-        let text = |name: &str| batch.column_by_name(name).unwrap().as_string::<i32>().value(0).to_string();
+        let text = |name: &str| {
+            batch
+                .column_by_name(name)
+                .unwrap()
+                .as_string::<i32>()
+                .value(0)
+                .to_string()
+        };
         assert_eq!(text("source_ip"), "10.0.0.1");
         assert_eq!(text("authz_decision"), "forbid");
         assert_eq!(text("authz_reason"), "no");

@@ -150,11 +150,41 @@ pub const PARTITION_COLUMNS: &[Column] = &[
 
 /// The columns stored in each Parquet file of the `quarantine` table.
 pub const QUARANTINE_COLUMNS: &[Column] = &[
-    col("source", Text, false, "(auditlens)", "How the input arrived: `webhook`, `file` or `kafka`."),
-    col("received_at", Timestamp, false, "(auditlens)", "When auditlens received it; also decides the `date=`/`hour=` partition."),
-    col("location", Text, false, "(auditlens)", "Where in the input: `item 17` of a webhook body, `FILE:LINE` of an import."),
-    col("reason", Text, false, "(auditlens)", "Why it was not accepted, naming the field."),
-    col("raw", Text, false, "(input)", "The input exactly as it arrived."),
+    col(
+        "source",
+        Text,
+        false,
+        "(auditlens)",
+        "How the input arrived: `webhook`, `file` or `kafka`.",
+    ),
+    col(
+        "received_at",
+        Timestamp,
+        false,
+        "(auditlens)",
+        "When auditlens received it; also decides the `date=`/`hour=` partition.",
+    ),
+    col(
+        "location",
+        Text,
+        false,
+        "(auditlens)",
+        "Where in the input: `item 17` of a webhook body, `FILE:LINE` of an import.",
+    ),
+    col(
+        "reason",
+        Text,
+        false,
+        "(auditlens)",
+        "Why it was not accepted, naming the field.",
+    ),
+    col(
+        "raw",
+        Text,
+        false,
+        "(input)",
+        "The input exactly as it arrived.",
+    ),
 ];
 
 fn schema_of(columns: &[Column]) -> SchemaRef {

@@ -158,13 +158,25 @@ pub fn rebuild_event(batch: &RecordBatch, row: usize) -> Result<Value, RebuildEr
     for (key, column) in top_level {
         put(&mut event, key, text_at(columns.text(column)?, row));
     }
-    put(&mut event, "sourceIPs", list_at(columns.list("source_ips")?, row));
+    put(
+        &mut event,
+        "sourceIPs",
+        list_at(columns.list("source_ips")?, row),
+    );
 
-    let mut user = nested(&columns, row, &[("username", "user_name"), ("uid", "user_uid")])?
-        .unwrap_or_else(|| Value::Object(Map::new()));
+    let mut user = nested(
+        &columns,
+        row,
+        &[("username", "user_name"), ("uid", "user_uid")],
+    )?
+    .unwrap_or_else(|| Value::Object(Map::new()));
     if let Value::Object(object) = &mut user {
         put(object, "groups", list_at(columns.list("user_groups")?, row));
-        put(object, "extra", map_at(columns.map("user_extra")?, row, true));
+        put(
+            object,
+            "extra",
+            map_at(columns.map("user_extra")?, row, true),
+        );
         if !object.is_empty() {
             event.insert("user".into(), user);
         }
@@ -173,11 +185,18 @@ pub fn rebuild_event(batch: &RecordBatch, row: usize) -> Result<Value, RebuildEr
     let mut impersonated = nested(
         &columns,
         row,
-        &[("username", "impersonated_user_name"), ("uid", "impersonated_user_uid")],
+        &[
+            ("username", "impersonated_user_name"),
+            ("uid", "impersonated_user_uid"),
+        ],
     )?
     .unwrap_or_else(|| Value::Object(Map::new()));
     if let Value::Object(object) = &mut impersonated {
-        put(object, "groups", list_at(columns.list("impersonated_user_groups")?, row));
+        put(
+            object,
+            "groups",
+            list_at(columns.list("impersonated_user_groups")?, row),
+        );
         if !object.is_empty() {
             event.insert("impersonatedUser".into(), impersonated);
         }
@@ -219,13 +238,20 @@ pub fn rebuild_event(batch: &RecordBatch, row: usize) -> Result<Value, RebuildEr
         }
     }
 
-    for (key, column) in [("requestObject", "request_object"), ("responseObject", "response_object")] {
+    for (key, column) in [
+        ("requestObject", "request_object"),
+        ("responseObject", "response_object"),
+    ] {
         let array = columns.text(column)?;
         if array.is_valid(row) {
             event.insert(key.into(), parse_json(column, array.value(row))?);
         }
     }
-    put(&mut event, "annotations", map_at(columns.map("annotations")?, row, false));
+    put(
+        &mut event,
+        "annotations",
+        map_at(columns.map("annotations")?, row, false),
+    );
     for (key, column) in [
         ("requestReceivedTimestamp", "request_received_at"),
         ("stageTimestamp", "stage_at"),

@@ -53,20 +53,30 @@ fn progress_bar(paths: &[PathBuf]) -> ProgressBar {
         ProgressDrawTarget::hidden()
     };
     let bar = ProgressBar::with_draw_target(Some(total), target);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}") {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+    ) {
         bar.set_style(style);
     }
     bar
 }
 
 pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
-    validate_cluster(&args.cluster).map_err(anyhow::Error::msg).context("--cluster")?;
+    validate_cluster(&args.cluster)
+        .map_err(anyhow::Error::msg)
+        .context("--cluster")?;
     let stats = Arc::new(Stats::default());
     let limits = BatchLimits {
         max_age: Duration::MAX,
         ..BatchLimits::default()
     };
-    let mut importer = Importer::new(&args.data.data_dir, &args.cluster, limits, FileOptions::default(), stats.clone())?;
+    let mut importer = Importer::new(
+        &args.data.data_dir,
+        &args.cluster,
+        limits,
+        FileOptions::default(),
+        stats.clone(),
+    )?;
     let started = Instant::now();
     let bar = progress_bar(&args.paths);
     let read = Arc::new(AtomicU64::new(0));
@@ -108,7 +118,12 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_summary(format: SummaryFormat, inputs: &[(String, InputSummary)], stats: &Stats, elapsed: Duration) {
+fn print_summary(
+    format: SummaryFormat,
+    inputs: &[(String, InputSummary)],
+    stats: &Stats,
+    elapsed: Duration,
+) {
     let totals = stats.snapshot();
     match format {
         SummaryFormat::Json => {
@@ -128,7 +143,10 @@ fn print_summary(format: SummaryFormat, inputs: &[(String, InputSummary)], stats
         }
         SummaryFormat::Text => {
             for (path, s) in inputs {
-                println!("{path}: {} lines, {} events, {} quarantined", s.lines, s.events, s.quarantined);
+                println!(
+                    "{path}: {} lines, {} events, {} quarantined",
+                    s.lines, s.events, s.quarantined
+                );
             }
             let rate = totals.events_accepted as f64 / elapsed.as_secs_f64().max(1e-9);
             println!(
@@ -140,7 +158,9 @@ fn print_summary(format: SummaryFormat, inputs: &[(String, InputSummary)], stats
                 elapsed.as_secs_f64()
             );
             if totals.events_quarantined > 0 {
-                println!("see them with: auditlens query \"SELECT location, reason FROM quarantine\"");
+                println!(
+                    "see them with: auditlens query \"SELECT location, reason FROM quarantine\""
+                );
             }
         }
     }

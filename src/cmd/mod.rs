@@ -16,7 +16,11 @@ use crate::logging::LogFormat;
 pub const DEFAULT_DATA_DIR: &str = "./auditlens-data";
 
 #[derive(Debug, Parser)]
-#[command(name = "auditlens", version, about = "Kubernetes audit webhook sink: durable Parquet, SQL over it")]
+#[command(
+    name = "auditlens",
+    version,
+    about = "Kubernetes audit webhook sink: durable Parquet, SQL over it"
+)]
 pub struct Cli {
     /// Log line format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Json, env = "AUDITLENS_LOG_FORMAT")]

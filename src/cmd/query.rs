@@ -47,10 +47,8 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
         let session = open_session(&args.data.data_dir, &QueryOptions::default()).await?;
         let results = run_query(&session, &args.sql).await?;
         let stdout = std::io::stdout().lock();
-        let summary = write_results(results, args.format.into(), std::io::BufWriter::new(stdout)).await?;
-        if summary.truncated {
-            eprintln!("(only the first {} rows are shown; use --format jsonl or csv for all)", summary.rows);
-        }
+        // The table format notes itself when it leaves rows out.
+        write_results(results, args.format.into(), std::io::BufWriter::new(stdout)).await?;
         std::io::stdout().flush().ok();
         Ok(ExitCode::SUCCESS)
     })

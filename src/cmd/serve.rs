@@ -66,7 +66,9 @@ struct Validated {
 }
 
 fn validate(args: &ServeArgs) -> anyhow::Result<Validated> {
-    server::auth::validate_cluster(&args.cluster).map_err(anyhow::Error::msg).context("--cluster")?;
+    server::auth::validate_cluster(&args.cluster)
+        .map_err(anyhow::Error::msg)
+        .context("--cluster")?;
     if args.max_body_bytes == 0 || args.max_in_flight == 0 || args.flush_max_rows == 0 {
         bail!("--max-body-bytes, --max-in-flight and --flush-max-rows must be positive");
     }
@@ -82,7 +84,8 @@ fn validate(args: &ServeArgs) -> anyhow::Result<Validated> {
         })?),
         _ => None,
     };
-    if !args.listen.ip().is_loopback() && tls.is_none() && tokens.is_none() && !args.allow_insecure {
+    if !args.listen.ip().is_loopback() && tls.is_none() && tokens.is_none() && !args.allow_insecure
+    {
         bail!(
             "refusing to serve plain HTTP without authentication on {}: give --tls-cert/--tls-key, --tokens-file, or --allow-insecure",
             args.listen
@@ -101,7 +104,11 @@ fn validate(args: &ServeArgs) -> anyhow::Result<Validated> {
         tokens,
         ..ServerConfig::default()
     };
-    Ok(Validated { server, pipeline, tls })
+    Ok(Validated {
+        server,
+        pipeline,
+        tls,
+    })
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when the
@@ -132,15 +139,28 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let address = listener.local_addr()?;
-        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         tracing::info!(%address, scheme, data_dir, "listening");
-        server::serve(listener, config.tls, config.server, pipeline.handle(), stats.clone(), shutdown)
-            .await
-            .context("the webhook server failed")
+        server::serve(
+            listener,
+            config.tls,
+            config.server,
+            pipeline.handle(),
+            stats.clone(),
+            shutdown,
+        )
+        .await
+        .context("the webhook server failed")
     });
     // Requests still finishing on blocking threads are done once the runtime is gone.
     runtime.shutdown_timeout(Duration::from_secs(10));
-    let flushed = pipeline.shutdown().context("the final flush to Parquet failed; the WAL keeps the events for the next start");
+    let flushed = pipeline
+        .shutdown()
+        .context("the final flush to Parquet failed; the WAL keeps the events for the next start");
     let totals = stats.snapshot();
     tracing::info!(
         accepted = totals.events_accepted,

@@ -24,7 +24,14 @@ impl Server {
     /// Starts `serve` on a free loopback port with `args` added; waits until it listens.
     pub fn start(data_dir: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--data-dir",
+            ])
             .arg(data_dir)
             .args(args)
             .env("RUST_LOG", "info")
@@ -41,7 +48,8 @@ impl Server {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                     if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) {
                         if value["message"] == "listening" {
-                            let _ = tx.send(value["address"].as_str().unwrap_or_default().to_string());
+                            let _ =
+                                tx.send(value["address"].as_str().unwrap_or_default().to_string());
                         }
                     }
                     log.lock().unwrap().push(line);
@@ -91,7 +99,10 @@ fn unsafe_kill(pid: libc::pid_t, signal: libc::c_int) {
 
 /// Runs `auditlens ARGS` to completion.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run auditlens")
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run auditlens")
 }
 
 /// Runs `auditlens query SQL --format jsonl` over `data_dir` and parses the rows.
@@ -102,7 +113,11 @@ pub fn query(data_dir: &Path, sql: &str) -> Vec<serde_json::Value> {
         .arg(sql)
         .output()
         .expect("run auditlens query");
-    assert!(output.status.success(), "query failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "query failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout)
         .unwrap()
         .lines()
@@ -112,7 +127,10 @@ pub fn query(data_dir: &Path, sql: &str) -> Vec<serde_json::Value> {
 
 pub fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
 }
 
 /// An `EventList` body of `n` valid events with audit IDs `PREFIX-0`….
@@ -125,5 +143,8 @@ pub fn event_list(prefix: &str, n: usize) -> String {
             )
         })
         .collect();
-    format!(r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{{}},"items":[{}]}}"#, items.join(","))
+    format!(
+        r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{{}},"items":[{}]}}"#,
+        items.join(",")
+    )
 }

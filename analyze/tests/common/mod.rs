@@ -47,9 +47,12 @@ pub fn micros(text: &str) -> i64 {
 pub fn event(cluster: &str, n: usize, stage_at: Option<i64>, request_received_at: i64) -> EventRow {
     let verbs = ["get", "list", "create", "delete"];
     let resources = ["pods", "secrets", "configmaps"];
-    let decision = if n % 5 == 0 { "forbid" } else { "allow" };
+    let decision = match n % 5 {
+        0 => "forbid",
+        _ => "allow",
+    };
     let mut groups = vec!["system:authenticated".to_string()];
-    if n % 7 == 0 {
+    if matches!(n % 7, 0) {
         groups.push("system:masters".to_string());
     }
     EventRow {

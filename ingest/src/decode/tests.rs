@@ -58,7 +58,12 @@ fn unusual_shapes_round_trip() {
 
 #[test]
 fn duplicate_keys_keep_the_last_value() {
-    let row = decode_event(r#"{"auditID":"a","stage":"s","verb":"get","verb":"list","level":null,"level":"None"}"#, "t", 0).unwrap();
+    let row = decode_event(
+        r#"{"auditID":"a","stage":"s","verb":"get","verb":"list","level":null,"level":"None"}"#,
+        "t",
+        0,
+    )
+    .unwrap();
     assert_eq!(row.verb, "list");
     assert_eq!(row.level.as_deref(), Some("None"));
     assert_eq!(row.extra, None);
@@ -70,16 +75,38 @@ fn invalid_events_name_the_field() {
         (r#"{"stage":"s","verb":"get"}"#, "missing field `auditID`"),
         (r#"{"auditID":"a","verb":"get"}"#, "missing field `stage`"),
         (r#"{"auditID":"a","stage":"s"}"#, "missing field `verb`"),
-        (r#"{"auditID":7,"stage":"s","verb":"get"}"#, "field `auditID`: expected a string"),
-        (r#"{"auditID":"a","stage":"s","verb":"get","stageTimestamp":"soon"}"#, "field `stageTimestamp`: unparsable timestamp `soon`"),
-        (r#"{"auditID":"a","stage":"s","verb":"get","responseStatus":{"code":"200"}}"#, "field `responseStatus.code`: expected an integer"),
-        (r#"{"auditID":"a","stage":"s","verb":"get","user":{"groups":[1]}}"#, "field `user.groups`: expected a list of strings"),
-        (r#"{"auditID":"a","stage":"s","verb":"get","annotations":{"k":1}}"#, "field `annotations.k`: expected a string"),
-        (r#"{"auditID":"a","stage":"s","verb":"get","user":"alice"}"#, "field `user`: expected an object"),
+        (
+            r#"{"auditID":7,"stage":"s","verb":"get"}"#,
+            "field `auditID`: expected a string",
+        ),
+        (
+            r#"{"auditID":"a","stage":"s","verb":"get","stageTimestamp":"soon"}"#,
+            "field `stageTimestamp`: unparsable timestamp `soon`",
+        ),
+        (
+            r#"{"auditID":"a","stage":"s","verb":"get","responseStatus":{"code":"200"}}"#,
+            "field `responseStatus.code`: expected an integer",
+        ),
+        (
+            r#"{"auditID":"a","stage":"s","verb":"get","user":{"groups":[1]}}"#,
+            "field `user.groups`: expected a list of strings",
+        ),
+        (
+            r#"{"auditID":"a","stage":"s","verb":"get","annotations":{"k":1}}"#,
+            "field `annotations.k`: expected a string",
+        ),
+        (
+            r#"{"auditID":"a","stage":"s","verb":"get","user":"alice"}"#,
+            "field `user`: expected an object",
+        ),
         (r#"[1,2]"#, "event is not a JSON object"),
     ];
     for (input, reason) in cases {
-        assert_eq!(decode_event(input, "t", 0).unwrap_err(), reason, "for {input}");
+        assert_eq!(
+            decode_event(input, "t", 0).unwrap_err(),
+            reason,
+            "for {input}"
+        );
     }
 }
 
@@ -128,13 +155,23 @@ fn arb_event() -> impl Strategy<Value = Value> {
     let user = (
         proptest::option::of(text()),
         proptest::option::of(proptest::collection::vec(text(), 0..3)),
-        proptest::option::of(proptest::collection::btree_map(text(), proptest::collection::vec(text(), 0..2), 0..3)),
+        proptest::option::of(proptest::collection::btree_map(
+            text(),
+            proptest::collection::vec(text(), 0..2),
+            0..3,
+        )),
     )
         .prop_map(|(name, groups, extra)| {
             let mut user = serde_json::Map::new();
-            if let Some(name) = name { user.insert("username".into(), json!(name)); }
-            if let Some(groups) = groups { user.insert("groups".into(), json!(groups)); }
-            if let Some(extra) = extra { user.insert("extra".into(), json!(extra)); }
+            if let Some(name) = name {
+                user.insert("username".into(), json!(name));
+            }
+            if let Some(groups) = groups {
+                user.insert("groups".into(), json!(groups));
+            }
+            if let Some(extra) = extra {
+                user.insert("extra".into(), json!(extra));
+            }
             Value::Object(user)
         });
     (
@@ -146,19 +183,38 @@ fn arb_event() -> impl Strategy<Value = Value> {
         proptest::option::of(text()),
         proptest::collection::btree_map("[a-z]{1,6}", any::<i64>(), 0..3),
     )
-        .prop_map(|(audit_id, user, code, stage_at, annotations, resource, unknown)| {
-            let mut event = json!({"auditID": audit_id, "stage": "ResponseComplete", "verb": "get"});
-            let object = event.as_object_mut().unwrap();
-            if let Some(user) = user { object.insert("user".into(), user); }
-            if let Some(code) = code { object.insert("responseStatus".into(), json!({"code": code, "metadata": {}})); }
-            if let Some(micros) = stage_at { object.insert("stageTimestamp".into(), json!(schemas::time::format_micros(micros))); }
-            if let Some(annotations) = annotations { object.insert("annotations".into(), json!(annotations)); }
-            if let Some(resource) = resource { object.insert("objectRef".into(), json!({"resource": resource})); }
-            for (key, value) in unknown {
-                object.entry(format!("x_{key}")).or_insert(json!(value));
-            }
-            event
-        })
+        .prop_map(
+            |(audit_id, user, code, stage_at, annotations, resource, unknown)| {
+                let mut event =
+                    json!({"auditID": audit_id, "stage": "ResponseComplete", "verb": "get"});
+                let object = event.as_object_mut().unwrap();
+                if let Some(user) = user {
+                    object.insert("user".into(), user);
+                }
+                if let Some(code) = code {
+                    object.insert(
+                        "responseStatus".into(),
+                        json!({"code": code, "metadata": {}}),
+                    );
+                }
+                if let Some(micros) = stage_at {
+                    object.insert(
+                        "stageTimestamp".into(),
+                        json!(schemas::time::format_micros(micros)),
+                    );
+                }
+                if let Some(annotations) = annotations {
+                    object.insert("annotations".into(), json!(annotations));
+                }
+                if let Some(resource) = resource {
+                    object.insert("objectRef".into(), json!({"resource": resource}));
+                }
+                for (key, value) in unknown {
+                    object.entry(format!("x_{key}")).or_insert(json!(value));
+                }
+                event
+            },
+        )
 }
 
 proptest! {

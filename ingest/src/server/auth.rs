@@ -16,9 +16,16 @@ pub struct TokenMap(Vec<(Vec<u8>, String)>);
 #[derive(Debug, thiserror::Error)]
 pub enum TokensFileError {
     #[error("cannot read tokens file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("tokens file {path} line {line}: {message}")]
-    Invalid { path: String, line: usize, message: String },
+    Invalid {
+        path: String,
+        line: usize,
+        message: String,
+    },
 }
 
 impl TokenMap {
@@ -82,7 +89,10 @@ pub fn validate_cluster(name: &str) -> Result<(), String> {
     let valid_chars = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    let starts_well = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let starts_well = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
     if name.len() > MAX_CLUSTER_NAME || !valid_chars || !starts_well {
         return Err(format!(
             "invalid cluster name `{name}`: use letters, digits, `.`, `_` and `-`, starting with a letter or digit, at most {MAX_CLUSTER_NAME} characters"
@@ -113,9 +123,15 @@ mod tests {
     #[test]
     fn bad_tokens_files_name_the_line() {
         let error = TokenMap::parse("a,ok\nnocomma\n", "tokens.csv").unwrap_err();
-        assert_eq!(error.to_string(), "tokens file tokens.csv line 2: expected `token,cluster`");
+        assert_eq!(
+            error.to_string(),
+            "tokens file tokens.csv line 2: expected `token,cluster`"
+        );
         let error = TokenMap::parse("a,../etc\n", "t").unwrap_err();
-        assert!(error.to_string().contains("invalid cluster name `../etc`"), "{error}");
+        assert!(
+            error.to_string().contains("invalid cluster name `../etc`"),
+            "{error}"
+        );
         assert!(TokenMap::parse("# nothing\n", "t").is_err());
     }
 

@@ -53,7 +53,9 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
         if let Some(secs) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             response
@@ -66,7 +68,11 @@ impl IntoResponse for Refusal {
 
 fn overloaded(state: &AppState, what: &str) -> Refusal {
     Stats::add(&state.stats.requests_overloaded, 1);
-    Refusal::new(StatusCode::TOO_MANY_REQUESTS, format!("overloaded: {what}; retry shortly")).retry_after(RETRY_AFTER_SECS)
+    Refusal::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("overloaded: {what}; retry shortly"),
+    )
+    .retry_after(RETRY_AFTER_SECS)
 }
 
 fn unavailable(state: &AppState, message: impl Into<String>) -> Refusal {
@@ -76,7 +82,12 @@ fn unavailable(state: &AppState, message: impl Into<String>) -> Refusal {
 
 /// The cluster: `?cluster=`, else the client certificate's CN, else the token's cluster, else
 /// the default.
-fn resolve_cluster(state: &AppState, query: &HashMap<String, String>, peer: &Peer, headers: &HeaderMap) -> Result<String, Refusal> {
+fn resolve_cluster(
+    state: &AppState,
+    query: &HashMap<String, String>,
+    peer: &Peer,
+    headers: &HeaderMap,
+) -> Result<String, Refusal> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -86,7 +97,11 @@ fn resolve_cluster(state: &AppState, query: &HashMap<String, String>, peer: &Pee
             let cluster = token.and_then(|token| tokens.cluster_of(token));
             if cluster.is_none() {
                 Stats::add(&state.stats.requests_unauthorized, 1);
-                let message = if token.is_some() { "unknown bearer token" } else { "missing bearer token" };
+                let message = if token.is_some() {
+                    "unknown bearer token"
+                } else {
+                    "missing bearer token"
+                };
                 return Err(Refusal::new(StatusCode::UNAUTHORIZED, message));
             }
             cluster
@@ -110,7 +125,10 @@ fn too_large(state: &AppState) -> Refusal {
     Stats::add(&state.stats.requests_too_large, 1);
     Refusal::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        format!("request body is larger than {} bytes", state.config.max_body_bytes),
+        format!(
+            "request body is larger than {} bytes",
+            state.config.max_body_bytes
+        ),
     )
 }
 
@@ -124,10 +142,16 @@ async fn read_body(state: &AppState, body: Body) -> Result<Bytes, Refusal> {
             if too_big {
                 Err(too_large(state))
             } else {
-                Err(Refusal::new(StatusCode::BAD_REQUEST, format!("could not read the request body: {error}")))
+                Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("could not read the request body: {error}"),
+                ))
             }
         }
-        Err(_) => Err(Refusal::new(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time")),
+        Err(_) => Err(Refusal::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body did not arrive in time",
+        )),
     }
 }
 
@@ -141,7 +165,10 @@ fn gzip_encoded(headers: &HeaderMap) -> Result<bool, Refusal> {
         Ok(v) if v.eq_ignore_ascii_case("identity") => Ok(false),
         _ => Err(Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("unsupported Content-Encoding `{}`: send gzip or none", String::from_utf8_lossy(value.as_bytes())),
+            format!(
+                "unsupported Content-Encoding `{}`: send gzip or none",
+                String::from_utf8_lossy(value.as_bytes())
+            ),
         )),
     }
 }
@@ -186,11 +213,16 @@ fn prepare(
         &body
     };
     let received_at = chrono::Utc::now().timestamp_micros();
-    let decoded = decode_body(bytes, SOURCE_WEBHOOK, received_at).map_err(|error| DecodeFailure::Bad(error.to_string()))?;
+    let decoded = decode_body(bytes, SOURCE_WEBHOOK, received_at)
+        .map_err(|error| DecodeFailure::Bad(error.to_string()))?;
     let accepted = decoded.events.len();
     let quarantined = decoded.quarantined.len();
     if accepted + quarantined == 0 {
-        return Ok(Prepared { append: None, accepted, quarantined });
+        return Ok(Prepared {
+            append: None,
+            accepted,
+            quarantined,
+        });
     }
     let raw: Vec<&str> = decoded.events.iter().map(|(_, raw)| *raw).collect();
     let payload = RecordRef {
@@ -215,7 +247,13 @@ fn prepare(
     })
 }
 
-async fn handle(state: &AppState, query: HashMap<String, String>, peer: Peer, headers: HeaderMap, body: Body) -> Result<Response, Refusal> {
+async fn handle(
+    state: &AppState,
+    query: HashMap<String, String>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
     if state.shutting_down.load(Ordering::SeqCst) {
         return Err(unavailable(state, "auditlens is shutting down"));
     }
@@ -229,7 +267,12 @@ async fn handle(state: &AppState, query: HashMap<String, String>, peer: Peer, he
     let (reply, durable) = oneshot::channel();
     let prepared = tokio::task::spawn_blocking(move || prepare(body, gzip, limit, cluster, reply))
         .await
-        .map_err(|_| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "decoding the request failed unexpectedly"))?;
+        .map_err(|_| {
+            Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "decoding the request failed unexpectedly",
+            )
+        })?;
     let prepared = match prepared {
         Ok(prepared) => prepared,
         Err(DecodeFailure::TooLarge) => return Err(too_large(state)),
@@ -241,8 +284,15 @@ async fn handle(state: &AppState, query: HashMap<String, String>, peer: Peer, he
     if let Some(append) = prepared.append {
         match state.pipeline.try_append(append) {
             Ok(()) => {}
-            Err(AppendRefused::Full) => return Err(overloaded(state, "the write-ahead log is behind")),
-            Err(AppendRefused::Closed) => return Err(unavailable(state, "the write-ahead log is not accepting writes")),
+            Err(AppendRefused::Full) => {
+                return Err(overloaded(state, "the write-ahead log is behind"))
+            }
+            Err(AppendRefused::Closed) => {
+                return Err(unavailable(
+                    state,
+                    "the write-ahead log is not accepting writes",
+                ))
+            }
         }
         match durable.await {
             Ok(Ok(())) => {}
@@ -253,7 +303,11 @@ async fn handle(state: &AppState, query: HashMap<String, String>, peer: Peer, he
     Stats::add(&state.stats.events_accepted, prepared.accepted as u64);
     Stats::add(&state.stats.events_quarantined, prepared.quarantined as u64);
     if prepared.quarantined > 0 {
-        tracing::warn!(quarantined = prepared.quarantined, accepted = prepared.accepted, "quarantined invalid events; see the quarantine table");
+        tracing::warn!(
+            quarantined = prepared.quarantined,
+            accepted = prepared.accepted,
+            "quarantined invalid events; see the quarantine table"
+        );
     }
     let body = json!({ "accepted": prepared.accepted, "quarantined": prepared.quarantined });
     Ok((StatusCode::OK, Json(body)).into_response())
@@ -290,4 +344,59 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "write-ahead log failed").into_response();
     }
     "ok".into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use tokio::sync::Semaphore;
+
+    use super::*;
+    use crate::pipeline::{Pipeline, PipelineConfig};
+    use crate::server::ServerConfig;
+
+    fn body() -> Body {
+        Body::from(
+            r#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"a","stage":"ResponseComplete","verb":"get"}]}"#,
+        )
+    }
+
+    fn peer() -> Peer {
+        Peer {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            client_cn: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_during_shutdown_get_503_and_are_not_written() {
+        let data = tempfile::tempdir().unwrap();
+        let stats = Arc::new(Stats::default());
+        let pipeline = Pipeline::start(PipelineConfig::new(data.path()), stats.clone()).unwrap();
+        let state = AppState {
+            config: ServerConfig::default(),
+            pipeline: pipeline.handle(),
+            stats: stats.clone(),
+            in_flight: Arc::new(Semaphore::new(4)),
+            shutting_down: AtomicBool::new(false),
+        };
+        let accepted = handle(&state, HashMap::new(), peer(), HeaderMap::new(), body()).await;
+        assert_eq!(accepted.ok().map(|r| r.status()), Some(StatusCode::OK));
+
+        state.shutting_down.store(true, Ordering::SeqCst);
+        let refused = handle(&state, HashMap::new(), peer(), HeaderMap::new(), body())
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.retry_after, Some(RETRY_AFTER_UNAVAILABLE_SECS));
+        assert_eq!(stats.snapshot().events_accepted, 1);
+        drop(state);
+        tokio::task::spawn_blocking(move || pipeline.shutdown())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stats.snapshot().events_written, 1);
+    }
 }

@@ -108,8 +108,14 @@ pub async fn serve(
     match tls {
         Some(config) => {
             let listener = tls::TlsListener::new(listener, config)?;
-            axum::serve(listener, app).with_graceful_shutdown(signal).await
+            axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .await
         }
-        None => axum::serve(listener, app).with_graceful_shutdown(signal).await,
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .await
+        }
     }
 }

@@ -37,12 +37,19 @@ pub struct TlsFiles {
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {what} from {path}: {message}")]
-    Pem { what: &'static str, path: PathBuf, message: String },
+    Pem {
+        what: &'static str,
+        path: PathBuf,
+        message: String,
+    },
     #[error("invalid TLS configuration: {0}")]
     Config(String),
 }
 
-fn pem_error<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(rustls::pki_types::pem::Error) -> TlsError + 'a {
+fn pem_error<'a>(
+    what: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(rustls::pki_types::pem::Error) -> TlsError + 'a {
     move |error| TlsError::Pem {
         what,
         path: path.to_path_buf(),
@@ -69,7 +76,8 @@ fn certificates(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'s
 pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let chain = certificates("the server certificate", &files.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(pem_error("the server key", &files.key))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(pem_error("the server key", &files.key))?;
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?;
@@ -77,7 +85,9 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsE
         Some(ca) => {
             let mut roots = RootCertStore::empty();
             for cert in certificates("the client CA", ca)? {
-                roots.add(cert).map_err(|e| TlsError::Config(format!("client CA {}: {e}", ca.display())))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| TlsError::Config(format!("client CA {}: {e}", ca.display())))?;
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
@@ -117,7 +127,9 @@ impl TlsListener {
                         continue;
                     }
                 };
-                let Ok(permit) = handshakes.clone().acquire_owned().await else { return };
+                let Ok(permit) = handshakes.clone().acquire_owned().await else {
+                    return;
+                };
                 let (acceptor, ready) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
                     let _permit = permit;

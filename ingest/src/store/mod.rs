@@ -110,22 +110,28 @@ pub struct Store {
 fn write_state(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let temp = parquet::temp_path(path);
     fs::write(&temp, bytes).map_err(io_error(&temp))?;
-    fs::File::open(&temp).and_then(|f| f.sync_all()).map_err(io_error(&temp))?;
+    fs::File::open(&temp)
+        .and_then(|f| f.sync_all())
+        .map_err(io_error(&temp))?;
     fs::rename(&temp, path).map_err(io_error(path))?;
     sync_parent(path)
 }
 
 fn sync_parent(path: &Path) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::File::open(dir).and_then(|f| f.sync_all()).map_err(io_error(dir))
+    fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io_error(dir))
 }
 
 fn read_state<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, StoreError> {
     match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| StoreError::State {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        }),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::State {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }),
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(io_error(path)(error)),
     }
@@ -161,13 +167,16 @@ impl Store {
     /// Finishes or undoes a flush a crash interrupted; returns the WAL checkpoint (the first
     /// LSN not yet in the store).
     pub fn recover(&self) -> Result<u64, StoreError> {
-        let checkpoint = read_state::<Checkpoint>(&self.checkpoint_path())?.map_or(0, |c| c.lsn_end);
+        let checkpoint =
+            read_state::<Checkpoint>(&self.checkpoint_path())?.map_or(0, |c| c.lsn_end);
         if let Some(intent) = read_state::<Intent>(&self.intent_path())? {
             if intent.lsn_end > checkpoint {
                 for file in &intent.files {
                     for path in [file.clone(), parquet::temp_path(file)] {
                         match fs::remove_file(&path) {
-                            Ok(()) => tracing::warn!(path = %path.display(), "removed a file of an interrupted flush; the WAL replays its events"),
+                            Ok(()) => {
+                                tracing::warn!(path = %path.display(), "removed a file of an interrupted flush; the WAL replays its events")
+                            }
                             Err(error) if error.kind() == io::ErrorKind::NotFound => {}
                             Err(error) => return Err(io_error(&path)(error)),
                         }
@@ -182,15 +191,26 @@ impl Store {
 
     fn planned_files(&self, flush: &Flush, stem: &str) -> Vec<PathBuf> {
         let name = format!("{stem}.parquet");
-        let events = flush.events.keys().map(|key| key.dir(&self.events).join(&name));
-        let quarantine = flush.quarantine.keys().map(|key| key.dir(&self.quarantine).join(&name));
+        let events = flush
+            .events
+            .keys()
+            .map(|key| key.dir(&self.events).join(&name));
+        let quarantine = flush
+            .quarantine
+            .keys()
+            .map(|key| key.dir(&self.quarantine).join(&name));
         events.chain(quarantine).collect()
     }
 
     /// Writes every partition of `flush` as one file named `STEM.parquet`. With `checkpoint`
     /// (the WAL LSN the flush covers up to), the write follows the crash-safe protocol above
     /// and advances the checkpoint.
-    pub fn write(&self, flush: &mut Flush, stem: &str, checkpoint: Option<u64>) -> Result<FlushStats, StoreError> {
+    pub fn write(
+        &self,
+        flush: &mut Flush,
+        stem: &str,
+        checkpoint: Option<u64>,
+    ) -> Result<FlushStats, StoreError> {
         let files = self.planned_files(flush, stem);
         if let Some(lsn_end) = checkpoint {
             let intent = serde_json::to_vec(&Intent {
@@ -211,7 +231,9 @@ impl Store {
             stats.files += 1;
         }
         for rows in flush.quarantine.values() {
-            let path = paths.next().expect("one planned file per quarantine partition");
+            let path = paths
+                .next()
+                .expect("one planned file per quarantine partition");
             fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(io_error(path))?;
             stats.bytes += parquet::write_quarantine(path, rows, &self.options)?;
             stats.quarantined += rows.len() as u64;
@@ -221,7 +243,8 @@ impl Store {
             sync_parent(path)?;
         }
         if let Some(lsn_end) = checkpoint {
-            let state = serde_json::to_vec(&Checkpoint { lsn_end }).map_err(|e| StoreError::Encode(e.to_string()))?;
+            let state = serde_json::to_vec(&Checkpoint { lsn_end })
+                .map_err(|e| StoreError::Encode(e.to_string()))?;
             write_state(&self.checkpoint_path(), &state)?;
             let intent = self.intent_path();
             fs::remove_file(&intent).map_err(io_error(&intent))?;

@@ -36,8 +36,12 @@ impl Default for FileOptions {
     }
 }
 
-fn properties(options: &FileOptions, sorted_by: Option<usize>) -> Result<WriterProperties, StoreError> {
-    let level = ZstdLevel::try_new(options.zstd_level).map_err(|e| StoreError::Encode(e.to_string()))?;
+fn properties(
+    options: &FileOptions,
+    sorted_by: Option<usize>,
+) -> Result<WriterProperties, StoreError> {
+    let level =
+        ZstdLevel::try_new(options.zstd_level).map_err(|e| StoreError::Encode(e.to_string()))?;
     let sorting = sorted_by.map(|column| {
         vec![SortingColumn {
             column_idx: column as i32,
@@ -72,12 +76,17 @@ fn write_batches(
         source,
     };
     let file = File::create(&temp).map_err(io)?;
-    let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| StoreError::Encode(e.to_string()))?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(props))
+        .map_err(|e| StoreError::Encode(e.to_string()))?;
     while let Some(batch) = next_batch() {
         let batch = batch.map_err(|e| StoreError::Encode(e.to_string()))?;
-        writer.write(&batch).map_err(|e| StoreError::Encode(e.to_string()))?;
+        writer
+            .write(&batch)
+            .map_err(|e| StoreError::Encode(e.to_string()))?;
     }
-    let file = writer.into_inner().map_err(|e| StoreError::Encode(e.to_string()))?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| StoreError::Encode(e.to_string()))?;
     file.sync_all().map_err(io)?;
     let bytes = file.metadata().map_err(io)?.len();
     fs::rename(&temp, path).map_err(io)?;
@@ -85,7 +94,11 @@ fn write_batches(
 }
 
 /// Writes `rows` (sorted here by `stage_at`, nulls first) as one `events` file; returns its size.
-pub fn write_events(path: &Path, rows: &mut [EventRow], options: &FileOptions) -> Result<u64, StoreError> {
+pub fn write_events(
+    path: &Path,
+    rows: &mut [EventRow],
+    options: &FileOptions,
+) -> Result<u64, StoreError> {
     rows.sort_by_key(|row| row.stage_at);
     let stage_at = events_schema().index_of("stage_at").ok();
     let props = properties(options, stage_at)?;
@@ -103,7 +116,11 @@ pub fn write_events(path: &Path, rows: &mut [EventRow], options: &FileOptions) -
 }
 
 /// Writes `rows` as one `quarantine` file; returns its size.
-pub fn write_quarantine(path: &Path, rows: &[QuarantineRow], options: &FileOptions) -> Result<u64, StoreError> {
+pub fn write_quarantine(
+    path: &Path,
+    rows: &[QuarantineRow],
+    options: &FileOptions,
+) -> Result<u64, StoreError> {
     let props = properties(options, None)?;
     let mut chunks = rows.chunks(options.row_group_rows.max(1));
     let mut builder = QuarantineBatchBuilder::default();

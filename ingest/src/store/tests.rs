@@ -44,9 +44,22 @@ fn parquet_files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn files_land_in_hive_partitions_sorted_by_stage_at() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), FileOptions { row_group_rows: 2, zstd_level: 3 }).unwrap();
+    let store = Store::open(
+        dir.path(),
+        FileOptions {
+            row_group_rows: 2,
+            zstd_level: 3,
+        },
+    )
+    .unwrap();
     let hour = 3_600_000_000;
-    let mut flush = flush_of(vec![row("c", Some(30)), row("a", Some(10)), row("x", Some(hour + 1)), row("b", Some(20)), row("n", None)]);
+    let mut flush = flush_of(vec![
+        row("c", Some(30)),
+        row("a", Some(10)),
+        row("x", Some(hour + 1)),
+        row("b", Some(20)),
+        row("n", None),
+    ]);
     let stats = store.write(&mut flush, "w-1", Some(1)).unwrap();
     assert_eq!(stats.events, 5);
     let files = parquet_files(&dir.path().join("events"));
@@ -61,12 +74,16 @@ fn files_land_in_hive_partitions_sorted_by_stage_at() {
             "events/cluster=prod/date=1970-01-01/hour=01/w-1.parquet"
         ]
     );
-    let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&files[0]).unwrap()).unwrap();
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&files[0]).unwrap()).unwrap();
     assert_eq!(reader.metadata().num_row_groups(), 2);
     let mut times = Vec::new();
     for batch in reader.build().unwrap() {
         let batch = batch.unwrap();
-        let column = batch.column_by_name("stage_at").unwrap().as_primitive::<TimestampMicrosecondType>();
+        let column = batch
+            .column_by_name("stage_at")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>();
         times.extend(column.iter());
     }
     // The row without stageTimestamp falls into received_at's partition (0) and sorts first.
@@ -78,12 +95,27 @@ fn files_land_in_hive_partitions_sorted_by_stage_at() {
 fn an_interrupted_flush_is_undone_on_recovery() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), FileOptions::default()).unwrap();
-    store.write(&mut flush_of(vec![row("a", Some(1))]), "w-1", Some(1)).unwrap();
+    store
+        .write(&mut flush_of(vec![row("a", Some(1))]), "w-1", Some(1))
+        .unwrap();
     // A flush that wrote its intent and a file, then crashed before the checkpoint.
     let mut second = flush_of(vec![row("b", Some(2))]);
     let planned = store.planned_files(&second, "w-2");
-    write_state(&store.intent_path(), &serde_json::to_vec(&Intent { lsn_end: 2, files: planned.clone() }).unwrap()).unwrap();
-    parquet::write_events(&planned[0], &mut second.events.values_mut().next().unwrap()[..], &FileOptions::default()).unwrap();
+    write_state(
+        &store.intent_path(),
+        &serde_json::to_vec(&Intent {
+            lsn_end: 2,
+            files: planned.clone(),
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    parquet::write_events(
+        &planned[0],
+        &mut second.events.values_mut().next().unwrap()[..],
+        &FileOptions::default(),
+    )
+    .unwrap();
     assert!(planned[0].exists());
 
     assert_eq!(store.recover().unwrap(), 1);
@@ -99,7 +131,15 @@ fn a_finished_flush_whose_intent_remained_is_kept() {
     let mut flush = flush_of(vec![row("a", Some(1))]);
     let planned = store.planned_files(&flush, "w-5");
     store.write(&mut flush, "w-5", Some(5)).unwrap();
-    write_state(&store.intent_path(), &serde_json::to_vec(&Intent { lsn_end: 5, files: planned.clone() }).unwrap()).unwrap();
+    write_state(
+        &store.intent_path(),
+        &serde_json::to_vec(&Intent {
+            lsn_end: 5,
+            files: planned.clone(),
+        })
+        .unwrap(),
+    )
+    .unwrap();
     assert_eq!(store.recover().unwrap(), 5);
     assert!(planned[0].exists());
 }

@@ -101,10 +101,11 @@ impl WalWriter {
                 if lsn < from_lsn {
                     continue;
                 }
-                let record = record::Record::decode(payload).map_err(|source| WalError::Malformed {
-                    path: path.clone(),
-                    source,
-                })?;
+                let record =
+                    record::Record::decode(payload).map_err(|source| WalError::Malformed {
+                        path: path.clone(),
+                        source,
+                    })?;
                 stats.records += 1;
                 replay(lsn, record);
             }
@@ -134,7 +135,8 @@ impl WalWriter {
     /// Appends `payloads` as consecutive records with one fsync; returns the first one's LSN.
     pub fn append(&mut self, payloads: &[Vec<u8>]) -> Result<u64, WalError> {
         if self.segment_len >= self.max_segment_bytes {
-            self.file = segment::open_for_append(&self.dir, self.next_lsn).map_err(io_error(&self.dir))?;
+            self.file =
+                segment::open_for_append(&self.dir, self.next_lsn).map_err(io_error(&self.dir))?;
             self.segment_len = 0;
         }
         let first = self.next_lsn;

@@ -23,7 +23,10 @@ pub fn list(dir: &Path) -> io::Result<Vec<Segment>> {
         if path.extension().and_then(|e| e.to_str()) != Some(EXTENSION) {
             continue;
         }
-        let first_lsn = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse().ok());
+        let first_lsn = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse().ok());
         if let Some(first_lsn) = first_lsn {
             segments.push(Segment { first_lsn, path });
         }
@@ -138,7 +141,10 @@ mod tests {
         let whole = bytes.len();
         encode_frame(&mut bytes, 9, b"world");
         let frames = read_frames(&bytes);
-        assert_eq!(frames.records, vec![(7, &b"hello"[..]), (8, &b""[..]), (9, &b"world"[..])]);
+        assert_eq!(
+            frames.records,
+            vec![(7, &b"hello"[..]), (8, &b""[..]), (9, &b"world"[..])]
+        );
         assert_eq!(frames.damage, None);
 
         let torn = read_frames(&bytes[..bytes.len() - 2]);

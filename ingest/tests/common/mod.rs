@@ -42,10 +42,24 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve(listener, tls, config, pipeline.handle(), stats.clone(), async {
-            let _ = stopped.await;
-        }));
-        TestServer { addr, data, stats, stop, task, pipeline }
+        let task = tokio::spawn(server::serve(
+            listener,
+            tls,
+            config,
+            pipeline.handle(),
+            stats.clone(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        TestServer {
+            addr,
+            data,
+            stats,
+            stop,
+            task,
+            pipeline,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -57,7 +71,10 @@ impl TestServer {
         let _ = self.stop.send(());
         self.task.await.unwrap().unwrap();
         let pipeline = self.pipeline;
-        tokio::task::spawn_blocking(move || pipeline.shutdown()).await.unwrap().unwrap();
+        tokio::task::spawn_blocking(move || pipeline.shutdown())
+            .await
+            .unwrap()
+            .unwrap();
         (self.data, self.stats.snapshot())
     }
 }
@@ -66,7 +83,9 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries {
             let path = entry.unwrap().path();
             if path.is_dir() {
