@@ -1,6 +1,7 @@
 //! The durable path behind the webhook: a WAL thread that appends requests with group commit
-//! and answers them once fsynced, and a batcher thread that turns them into Parquet and moves
-//! the WAL checkpoint. Both queues are bounded; a full WAL queue is the webhook's 429.
+//! and answers them once fsynced, a batcher thread that gathers their rows into buffers, and a
+//! writer thread that turns each due buffer into Parquet and moves the WAL checkpoint. Every
+//! queue between them is bounded; a full WAL queue is the webhook's 429.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +16,7 @@ use tokio::sync::oneshot;
 use crate::batcher::{BatchLimits, Buffer};
 use crate::decode::decode_event;
 use crate::stats::Stats;
-use crate::store::{FileOptions, Store, StoreError};
+use crate::store::{FileOptions, Flush, Store, StoreError};
 use crate::wal::{self, record::Record, WalError, WalWriter};
 
 /// Requests waiting for the WAL at most; one more is refused with 429.
@@ -312,23 +313,24 @@ fn run_wal(
     }
 }
 
-fn flush(
-    buffer: &mut Buffer,
+/// Rows taken from the batcher, for the writer thread.
+struct WriteJob {
+    flush: Flush,
+    lsn_end: Option<u64>,
+}
+
+fn write(
+    job: &mut WriteJob,
     store: &Store,
     stats: &Stats,
     wal_dir: &Path,
 ) -> Result<(), StoreError> {
-    if buffer.is_empty() {
-        return Ok(());
-    }
-    let lsn_end = buffer.lsn_end();
-    let stem = match lsn_end {
+    let stem = match job.lsn_end {
         Some(lsn) => format!("w-{lsn:020}"),
         None => format!("i-{}", uuid::Uuid::now_v7().simple()),
     };
     let started = Instant::now();
-    let written = store.write(buffer.pending(), &stem, lsn_end)?;
-    buffer.clear();
+    let written = store.write(&mut job.flush, &stem, job.lsn_end)?;
     Stats::add(&stats.flushes, 1);
     Stats::add(&stats.files_written, written.files);
     Stats::add(&stats.bytes_written, written.bytes);
@@ -341,7 +343,7 @@ fn flush(
         millis = started.elapsed().as_millis() as u64,
         "flushed to Parquet"
     );
-    if let Some(lsn) = lsn_end {
+    if let Some(lsn) = job.lsn_end {
         if let Err(error) = wal::remove_segments_before(wal_dir, lsn) {
             tracing::warn!(%error, "could not remove old WAL segments; will retry at the next flush");
         }
@@ -349,6 +351,47 @@ fn flush(
     Ok(())
 }
 
+/// Writes flushes in order, retrying a failing one with backoff (the WAL keeps its rows
+/// meanwhile and the queues in front fill, so the webhook sheds load). Once `stopping` is set, a
+/// flush that fails [`SHUTDOWN_FLUSH_ATTEMPTS`] times is given up and reported.
+fn run_writer(
+    rx: Receiver<WriteJob>,
+    store: Store,
+    stats: Arc<Stats>,
+    wal_dir: PathBuf,
+    stopping: Arc<AtomicBool>,
+) -> Result<(), StoreError> {
+    while let Ok(mut job) = rx.recv() {
+        let mut retry_delay = FIRST_FLUSH_RETRY;
+        let mut attempt = 1;
+        loop {
+            match write(&mut job, &store, &stats, &wal_dir) {
+                Ok(()) => break,
+                Err(error) => {
+                    Stats::add(&stats.flush_errors, 1);
+                    if stopping.load(Ordering::Relaxed) && attempt >= SHUTDOWN_FLUSH_ATTEMPTS {
+                        return Err(error);
+                    }
+                    tracing::error!(%error, attempt, retry_in_ms = retry_delay.as_millis() as u64, "flush to Parquet failed; events stay in the WAL");
+                    thread::sleep(retry_delay);
+                    retry_delay = (retry_delay * 2).min(MAX_FLUSH_RETRY);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn writer_thread_error(message: &str) -> StoreError {
+    StoreError::Io {
+        path: PathBuf::from("(writer thread)"),
+        source: std::io::Error::other(message.to_string()),
+    }
+}
+
+/// Gathers rows and hands each due buffer to a writer thread, so that encoding Parquet never
+/// stops rows from coming in: at most one flush is written while one more waits.
 fn run_batcher(
     rx: Receiver<BatchMessage>,
     store: Store,
@@ -356,30 +399,22 @@ fn run_batcher(
     stats: Arc<Stats>,
     wal_dir: PathBuf,
 ) -> Result<(), StoreError> {
+    let stopping = Arc::new(AtomicBool::new(false));
+    let (jobs, job_rx) = mpsc::sync_channel::<WriteJob>(1);
+    let writer = {
+        let (stats, stopping) = (stats.clone(), stopping.clone());
+        thread::Builder::new()
+            .name("auditlens-writer".into())
+            .spawn(move || run_writer(job_rx, store, stats, wal_dir, stopping))
+            .map_err(|_| writer_thread_error("cannot start the writer thread"))?
+    };
     let mut buffer = Buffer::default();
-    let mut retry_delay = FIRST_FLUSH_RETRY;
-    let mut failing = false;
+    let mut writer_gone = false;
     loop {
-        if failing {
-            // Stop taking input while the store fails: the queues fill and the webhook sheds load.
-            thread::sleep(retry_delay);
-            match flush(&mut buffer, &store, &stats, &wal_dir) {
-                Ok(()) => {
-                    tracing::info!("flushing to Parquet works again");
-                    failing = false;
-                    retry_delay = FIRST_FLUSH_RETRY;
-                }
-                Err(error) => {
-                    Stats::add(&stats.flush_errors, 1);
-                    tracing::error!(%error, retry_in_ms = retry_delay.as_millis() as u64, "flush to Parquet failed; events stay in the WAL");
-                    retry_delay = (retry_delay * 2).min(MAX_FLUSH_RETRY);
-                }
-            }
-            continue;
-        }
         let wait = buffer
             .time_left(&limits, Instant::now())
             .unwrap_or(Duration::from_secs(3600));
+        let mut disconnected = false;
         match rx.recv_timeout(wait) {
             Ok(message) => {
                 buffer.add_events(&message.cluster, message.events);
@@ -387,27 +422,25 @@ fn run_batcher(
                 buffer.advance_lsn(message.lsn_end);
             }
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Disconnected) => disconnected = true,
         }
-        if buffer.is_due(&limits, Instant::now()) {
-            if let Err(error) = flush(&mut buffer, &store, &stats, &wal_dir) {
-                Stats::add(&stats.flush_errors, 1);
-                tracing::error!(%error, "flush to Parquet failed; events stay in the WAL");
-                failing = true;
-            }
+        let due = disconnected || buffer.is_due(&limits, Instant::now());
+        if due && !buffer.is_empty() && !writer_gone {
+            let job = WriteJob {
+                flush: std::mem::take(buffer.pending()),
+                lsn_end: buffer.lsn_end(),
+            };
+            buffer.clear();
+            // Blocks while one flush is written and another waits: backpressure, by design.
+            writer_gone = jobs.send(job).is_err();
         }
-    }
-    let mut attempt = 1;
-    loop {
-        match flush(&mut buffer, &store, &stats, &wal_dir) {
-            Ok(()) => return Ok(()),
-            Err(error) if attempt >= SHUTDOWN_FLUSH_ATTEMPTS => return Err(error),
-            Err(error) => {
-                Stats::add(&stats.flush_errors, 1);
-                tracing::error!(%error, attempt, "final flush failed; retrying");
-                attempt += 1;
-                thread::sleep(retry_delay);
-            }
+        if disconnected {
+            break;
         }
     }
+    stopping.store(true, Ordering::Relaxed);
+    drop(jobs);
+    writer
+        .join()
+        .map_err(|_| writer_thread_error("the writer thread panicked"))?
 }
