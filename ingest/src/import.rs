@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use schemas::QuarantineRow;
@@ -326,10 +326,6 @@ impl Importer {
     /// Writes what is buffered.
     pub fn finish(mut self) -> Result<(), ImportError> {
         self.flush()
-    }
-
-    pub fn events_dir(&self) -> PathBuf {
-        self.store.events_dir().to_path_buf()
     }
 }
 

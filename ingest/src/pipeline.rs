@@ -409,7 +409,6 @@ fn run_batcher(
             .map_err(|_| writer_thread_error("cannot start the writer thread"))?
     };
     let mut buffer = Buffer::default();
-    let mut writer_gone = false;
     loop {
         let wait = buffer
             .time_left(&limits, Instant::now())
@@ -425,14 +424,19 @@ fn run_batcher(
             Err(RecvTimeoutError::Disconnected) => disconnected = true,
         }
         let due = disconnected || buffer.is_due(&limits, Instant::now());
-        if due && !buffer.is_empty() && !writer_gone {
+        if due && !buffer.is_empty() {
             let job = WriteJob {
                 flush: std::mem::take(buffer.pending()),
                 lsn_end: buffer.lsn_end(),
             };
             buffer.clear();
             // Blocks while one flush is written and another waits: backpressure, by design.
-            writer_gone = jobs.send(job).is_err();
+            if jobs.send(job).is_err() {
+                // The writer died: stop taking rows (they stay in the WAL); the WAL thread then
+                // sees the batcher gone and refuses requests with 503.
+                tracing::error!("the Parquet writer stopped; no more rows are taken");
+                break;
+            }
         }
         if disconnected {
             break;

@@ -78,6 +78,17 @@ impl Server {
         self.child.wait().unwrap()
     }
 
+    /// Sends SIGTERM and asserts the server flushed and exited 0.
+    pub fn terminate_cleanly(self) {
+        let log = self.log.clone();
+        let status = self.terminate();
+        assert!(
+            status.success(),
+            "serve must exit 0 on SIGTERM: {:?}",
+            log.lock().unwrap()
+        );
+    }
+
     /// SIGKILL: the process dies at once, wherever it is.
     pub fn kill(mut self) {
         let _ = self.child.kill();

@@ -152,10 +152,6 @@ impl Store {
         Ok(store)
     }
 
-    pub fn events_dir(&self) -> &Path {
-        &self.events
-    }
-
     fn intent_path(&self) -> PathBuf {
         self.state.join("flush-pending")
     }

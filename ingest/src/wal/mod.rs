@@ -150,10 +150,6 @@ impl WalWriter {
         self.next_lsn += payloads.len() as u64;
         Ok(first)
     }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
 }
 
 /// Deletes the segments that hold only records below `checkpoint` (all of them are in the
@@ -169,18 +165,6 @@ pub fn remove_segments_before(dir: &Path, checkpoint: u64) -> Result<usize, WalE
         }
     }
     Ok(removed)
-}
-
-/// Total size of the WAL's segments in bytes.
-pub fn size_bytes(dir: &Path) -> u64 {
-    let Ok(segments) = segment::list(dir) else {
-        return 0;
-    };
-    segments
-        .iter()
-        .filter_map(|s| fs::metadata(&s.path).ok())
-        .map(|m| m.len())
-        .sum()
 }
 
 #[cfg(test)]
