@@ -3,6 +3,7 @@
 
 mod bench;
 mod cmd;
+mod detect;
 mod logging;
 
 use std::process::ExitCode;

@@ -11,9 +11,15 @@
 //! - [`query`]: [`run_query`], SQL text to a stream of result batches;
 //! - [`output`]: [`OutputFormat`] and [`write_results`], result batches into a table, JSON
 //!   Lines or CSV;
+//! - [`functions`]: SQL functions for audit work (JSONPath, URI parameters, IP ranges);
+//! - [`alerts`]: the alert log (outbox), its sinks and the `alerts` table;
+//! - [`detect`]: the detection rules and the engine that runs them;
 //! - [`error`]: [`QueryError`], every way a query can fail.
 
+pub mod alerts;
+pub mod detect;
 pub mod error;
+pub mod functions;
 pub mod options;
 pub mod output;
 pub mod query;

@@ -69,7 +69,9 @@ pub async fn open_session(
     data_dir: &Path,
     options: &QueryOptions,
 ) -> Result<SessionContext, QueryError> {
-    let ctx = SessionContext::new_with_config_rt(session_config(options), runtime_env(options)?);
+    let mut ctx =
+        SessionContext::new_with_config_rt(session_config(options), runtime_env(options)?);
+    crate::functions::register(&mut ctx).map_err(QueryError::Execution)?;
     for table in &STORED_TABLES {
         let dir = create_table_dir(&data_dir.join(table.name)).await?;
         let listing = listing_table(&ctx, &dir, (table.file_schema)())?;
@@ -77,6 +79,9 @@ pub async fn open_session(
         ctx.register_table(table.name, Arc::new(provider))
             .map_err(QueryError::Execution)?;
     }
+    let alerts = crate::alerts::table::AlertsTable::new(data_dir.to_path_buf());
+    ctx.register_table(crate::alerts::table::ALERTS_TABLE, Arc::new(alerts))
+        .map_err(QueryError::Execution)?;
     Ok(ctx)
 }
 

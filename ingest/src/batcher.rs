@@ -122,7 +122,7 @@ mod tests {
     fn rows(n: usize, stage_at: i64) -> Vec<EventRow> {
         (0..n)
             .map(|i| EventRow {
-                audit_id: format!("id-{i}"),
+                audit_id: Some(format!("id-{i}")),
                 stage_at: Some(stage_at),
                 ..EventRow::default()
             })

@@ -360,9 +360,20 @@ pub fn decode_event(raw: &str, source: &str, received_at: i64) -> Result<EventRo
             _ => residual.raw(key, value),
         }
     }
-    row.audit_id = audit_id.ok_or("missing field `auditID`")?;
-    row.stage = stage.ok_or("missing field `stage`")?;
-    row.verb = verb.ok_or("missing field `verb`")?;
+    // Tools other than kube-apiserver may leave out even required fields; an object with none
+    // of the fields that identify a request is not an audit event.
+    let identified = audit_id.is_some()
+        || verb.is_some()
+        || row.request_uri.is_some()
+        || row.object.is_some()
+        || row.user.is_some();
+    if !identified {
+        return Err(
+            "not an audit event: none of `auditID`, `verb`, `requestURI`, `objectRef`, `user`"
+                .to_string(),
+        );
+    }
+    (row.audit_id, row.stage, row.verb) = (audit_id, stage, verb);
     if !residual.0.is_empty() {
         let mut extra = String::new();
         residual.write(&mut extra);

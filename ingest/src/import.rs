@@ -98,6 +98,174 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Option
     }
 }
 
+/// Receives what a reader decoded, piece by piece.
+pub type Sink<'s> = dyn FnMut(Decoded<'_>) -> Result<(), ImportError> + 's;
+
+/// Opens `path` (gzip detected by its magic bytes) and decodes it into `sink`. `progress` counts
+/// the bytes read from the file.
+pub fn read_path(
+    path: &Path,
+    progress: Arc<std::sync::atomic::AtomicU64>,
+    sink: &mut Sink<'_>,
+) -> Result<InputSummary, ImportError> {
+    let shown = path.display().to_string();
+    let read_error = |source| ImportError::Read {
+        path: shown.clone(),
+        source,
+    };
+    let file = File::open(path).map_err(read_error)?;
+    let mut reader = BufReader::with_capacity(
+        1 << 20,
+        Counting {
+            inner: file,
+            count: progress,
+        },
+    );
+    let gzip = reader
+        .fill_buf()
+        .map_err(read_error)?
+        .starts_with(&[0x1f, 0x8b]);
+    if gzip {
+        let decoder = flate2::bufread::MultiGzDecoder::new(reader);
+        read_reader(&shown, BufReader::with_capacity(1 << 20, decoder), sink)
+    } else {
+        read_reader(&shown, reader, sink)
+    }
+}
+
+/// Decodes JSON Lines (`Event` or `EventList` per line) or one JSON document from `reader` into
+/// `sink`; `name` locates quarantined lines (`NAME:LINE`).
+pub fn read_reader(
+    name: &str,
+    mut reader: impl BufRead,
+    sink: &mut Sink<'_>,
+) -> Result<InputSummary, ImportError> {
+    let read_error = |source| ImportError::Read {
+        path: name.to_string(),
+        source,
+    };
+    let received_at = chrono::Utc::now().timestamp_micros();
+    let mut summary = InputSummary::default();
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    while let Some(cut) = read_line(&mut reader, &mut line).map_err(read_error)? {
+        number += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        summary.lines += 1;
+        let location = || format!("{name}:{number}");
+        if cut {
+            let kept =
+                String::from_utf8_lossy(&line[..KEPT_PREFIX_BYTES.min(line.len())]).into_owned();
+            let reason = format!("line is longer than {MAX_LINE_BYTES} bytes");
+            give(sink, &mut summary, quarantined(location(), reason, kept))?;
+            continue;
+        }
+        if number == 1 && serde_json::from_slice::<serde::de::IgnoredAny>(&line).is_err() {
+            // Not one value per line: a pretty-printed document.
+            return read_document(name, line, reader, summary, sink);
+        }
+        let Ok(text) = std::str::from_utf8(&line) else {
+            let raw = String::from_utf8_lossy(&line).into_owned();
+            let reason = "line is not valid UTF-8".to_string();
+            give(sink, &mut summary, quarantined(location(), reason, raw))?;
+            continue;
+        };
+        let mut decoded = Decoded::default();
+        if text.contains("\"EventList\"") {
+            match parse_body(text.as_bytes()) {
+                Ok(Contents::List(items)) => {
+                    for (index, item) in items.into_iter().enumerate() {
+                        decoded.push(item.get(), SOURCE_FILE, received_at, || {
+                            format!("{name}:{number} item {index}")
+                        });
+                    }
+                }
+                Ok(Contents::Single(raw)) => decoded.push(raw, SOURCE_FILE, received_at, location),
+                Err(error) => {
+                    let piece = quarantined(location(), error.to_string(), text.to_string());
+                    give(sink, &mut summary, piece)?;
+                    continue;
+                }
+            }
+        } else {
+            decoded.push(text, SOURCE_FILE, received_at, location);
+        }
+        give(sink, &mut summary, decoded)?;
+    }
+    Ok(summary)
+}
+
+fn read_document(
+    name: &str,
+    first: Vec<u8>,
+    reader: impl BufRead,
+    mut summary: InputSummary,
+    sink: &mut Sink<'_>,
+) -> Result<InputSummary, ImportError> {
+    let mut document = first;
+    document.push(b'\n');
+    reader
+        .take(MAX_DOCUMENT_BYTES)
+        .read_to_end(&mut document)
+        .map_err(|source| ImportError::Read {
+            path: name.to_string(),
+            source,
+        })?;
+    let received_at = chrono::Utc::now().timestamp_micros();
+    let not_audit = |message: String| ImportError::Document {
+        path: name.to_string(),
+        message,
+    };
+    let mut decoded = Decoded::default();
+    match parse_body(&document) {
+        Ok(Contents::List(items)) => {
+            for (index, item) in items.into_iter().enumerate() {
+                decoded.push(item.get(), SOURCE_FILE, received_at, || {
+                    format!("{name} item {index}")
+                });
+            }
+        }
+        Ok(Contents::Single(raw)) => {
+            decoded.push(raw, SOURCE_FILE, received_at, || name.to_string())
+        }
+        // A document without an EventList envelope may still be one event.
+        Err(
+            crate::decode::BodyError::WrongKind(_) | crate::decode::BodyError::WrongApiVersion(_),
+        ) => {
+            let text = std::str::from_utf8(&document).map_err(|e| not_audit(e.to_string()))?;
+            decoded.push(text, SOURCE_FILE, received_at, || name.to_string());
+        }
+        Err(error) => return Err(not_audit(error.to_string())),
+    }
+    summary.lines = document.iter().filter(|&&b| b == b'\n').count() as u64;
+    give(sink, &mut summary, decoded)?;
+    Ok(summary)
+}
+
+fn quarantined(location: String, reason: String, raw: String) -> Decoded<'static> {
+    let mut decoded = Decoded::default();
+    decoded.quarantined.push(QuarantineRow {
+        source: SOURCE_FILE.to_string(),
+        received_at: chrono::Utc::now().timestamp_micros(),
+        location,
+        reason,
+        raw,
+    });
+    decoded
+}
+
+fn give(
+    sink: &mut Sink<'_>,
+    summary: &mut InputSummary,
+    decoded: Decoded<'_>,
+) -> Result<(), ImportError> {
+    summary.events += decoded.events.len() as u64;
+    summary.quarantined += decoded.quarantined.len() as u64;
+    sink(decoded)
+}
+
 impl Importer {
     pub fn new(
         data_dir: &Path,
@@ -122,29 +290,7 @@ impl Importer {
         path: &Path,
         progress: Arc<std::sync::atomic::AtomicU64>,
     ) -> Result<InputSummary, ImportError> {
-        let shown = path.display().to_string();
-        let read_error = |source| ImportError::Read {
-            path: shown.clone(),
-            source,
-        };
-        let file = File::open(path).map_err(read_error)?;
-        let mut reader = BufReader::with_capacity(
-            1 << 20,
-            Counting {
-                inner: file,
-                count: progress,
-            },
-        );
-        let gzip = reader
-            .fill_buf()
-            .map_err(read_error)?
-            .starts_with(&[0x1f, 0x8b]);
-        if gzip {
-            let decoder = flate2::bufread::MultiGzDecoder::new(reader);
-            self.import_reader(&shown, BufReader::with_capacity(1 << 20, decoder))
-        } else {
-            self.import_reader(&shown, reader)
-        }
+        read_path(path, progress, &mut |decoded| self.add(decoded))
     }
 
     /// Imports JSON Lines (`Event` or `EventList` per line) or one JSON document from `reader`;
@@ -152,147 +298,12 @@ impl Importer {
     pub fn import_reader(
         &mut self,
         name: &str,
-        mut reader: impl BufRead,
-    ) -> Result<InputSummary, ImportError> {
-        let read_error = |source| ImportError::Read {
-            path: name.to_string(),
-            source,
-        };
-        let received_at = chrono::Utc::now().timestamp_micros();
-        let mut summary = InputSummary::default();
-        let mut line = Vec::new();
-        let mut number = 0u64;
-        while let Some(cut) = read_line(&mut reader, &mut line).map_err(read_error)? {
-            number += 1;
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            summary.lines += 1;
-            let location = || format!("{name}:{number}");
-            if cut {
-                let kept = String::from_utf8_lossy(&line[..KEPT_PREFIX_BYTES.min(line.len())])
-                    .into_owned();
-                let reason = format!("line is longer than {MAX_LINE_BYTES} bytes");
-                self.quarantine(&mut summary, location(), reason, kept);
-                continue;
-            }
-            if number == 1 && serde_json::from_slice::<serde::de::IgnoredAny>(&line).is_err() {
-                // Not one value per line: a pretty-printed document.
-                return self.import_document(name, line, reader, summary);
-            }
-            let Ok(text) = std::str::from_utf8(&line) else {
-                let raw = String::from_utf8_lossy(&line).into_owned();
-                self.quarantine(
-                    &mut summary,
-                    location(),
-                    "line is not valid UTF-8".into(),
-                    raw,
-                );
-                continue;
-            };
-            let mut decoded = Decoded::default();
-            if text.contains("\"EventList\"") {
-                match parse_body(text.as_bytes()) {
-                    Ok(Contents::List(items)) => {
-                        for (index, item) in items.into_iter().enumerate() {
-                            decoded.push(item.get(), SOURCE_FILE, received_at, || {
-                                format!("{name}:{number} item {index}")
-                            });
-                        }
-                    }
-                    Ok(Contents::Single(raw)) => {
-                        decoded.push(raw, SOURCE_FILE, received_at, location)
-                    }
-                    Err(error) => {
-                        self.quarantine(
-                            &mut summary,
-                            location(),
-                            error.to_string(),
-                            text.to_string(),
-                        );
-                        continue;
-                    }
-                }
-            } else {
-                decoded.push(text, SOURCE_FILE, received_at, location);
-            }
-            self.add(decoded, &mut summary)?;
-        }
-        Ok(summary)
-    }
-
-    fn import_document(
-        &mut self,
-        name: &str,
-        first: Vec<u8>,
         reader: impl BufRead,
-        mut summary: InputSummary,
     ) -> Result<InputSummary, ImportError> {
-        let mut document = first;
-        document.push(b'\n');
-        reader
-            .take(MAX_DOCUMENT_BYTES)
-            .read_to_end(&mut document)
-            .map_err(|source| ImportError::Read {
-                path: name.to_string(),
-                source,
-            })?;
-        let received_at = chrono::Utc::now().timestamp_micros();
-        let not_audit = |message: String| ImportError::Document {
-            path: name.to_string(),
-            message,
-        };
-        let mut decoded = Decoded::default();
-        match parse_body(&document) {
-            Ok(Contents::List(items)) => {
-                for (index, item) in items.into_iter().enumerate() {
-                    decoded.push(item.get(), SOURCE_FILE, received_at, || {
-                        format!("{name} item {index}")
-                    });
-                }
-            }
-            Ok(Contents::Single(raw)) => {
-                decoded.push(raw, SOURCE_FILE, received_at, || name.to_string())
-            }
-            // A document without an EventList envelope may still be one event.
-            Err(
-                crate::decode::BodyError::WrongKind(_)
-                | crate::decode::BodyError::WrongApiVersion(_),
-            ) => {
-                let text = std::str::from_utf8(&document).map_err(|e| not_audit(e.to_string()))?;
-                decoded.push(text, SOURCE_FILE, received_at, || name.to_string());
-            }
-            Err(error) => return Err(not_audit(error.to_string())),
-        }
-        summary.lines = document.iter().filter(|&&b| b == b'\n').count() as u64;
-        self.add(decoded, &mut summary)?;
-        Ok(summary)
+        read_reader(name, reader, &mut |decoded| self.add(decoded))
     }
 
-    fn quarantine(
-        &mut self,
-        summary: &mut InputSummary,
-        location: String,
-        reason: String,
-        raw: String,
-    ) {
-        let mut decoded = Decoded::default();
-        decoded.quarantined.push(QuarantineRow {
-            source: SOURCE_FILE.to_string(),
-            received_at: chrono::Utc::now().timestamp_micros(),
-            location,
-            reason,
-            raw,
-        });
-        summary.quarantined += 1;
-        Stats::add(&self.stats.events_quarantined, 1);
-        self.buffer
-            .add_quarantined(&self.cluster, decoded.quarantined);
-    }
-
-    fn add(&mut self, decoded: Decoded<'_>, summary: &mut InputSummary) -> Result<(), ImportError> {
-        summary.events += decoded.events.len() as u64;
-        summary.quarantined += decoded.quarantined.len() as u64;
+    fn add(&mut self, decoded: Decoded<'_>) -> Result<(), ImportError> {
         Stats::add(&self.stats.events_accepted, decoded.events.len() as u64);
         Stats::add(
             &self.stats.events_quarantined,

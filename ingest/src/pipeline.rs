@@ -41,6 +41,59 @@ pub struct PipelineConfig {
     pub batch_queue_requests: usize,
     pub wal_group_max: usize,
     pub wal_segment_bytes: u64,
+    /// Where durable events are copied for the detection engine, if it runs.
+    pub tap: Option<Tap>,
+}
+
+/// Events made durable, copied for the detection engine.
+pub struct Tapped {
+    pub cluster: String,
+    pub events: Vec<EventRow>,
+}
+
+/// How long the WAL thread waits for a full detection queue before the events skip detection
+/// (counted in `detect_events_skipped`): detection must never stall acknowledgements for long.
+pub const TAP_WAIT: Duration = Duration::from_millis(200);
+
+/// The detection engine's queue.
+#[derive(Clone)]
+pub struct Tap(pub SyncSender<Tapped>);
+
+impl std::fmt::Debug for Tap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tap")
+    }
+}
+
+impl Tap {
+    /// Hands a copy of `events` to the engine, waiting at most [`TAP_WAIT`] for room.
+    fn send(&self, cluster: &str, events: &[EventRow], stats: &Stats) {
+        if events.is_empty() {
+            return;
+        }
+        let mut message = Tapped {
+            cluster: cluster.to_string(),
+            events: events.to_vec(),
+        };
+        let deadline = Instant::now() + TAP_WAIT;
+        loop {
+            match self.0.try_send(message) {
+                Ok(()) => return,
+                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                    message = back;
+                    thread::sleep(Duration::from_millis(2));
+                }
+                Err(TrySendError::Full(back) | TrySendError::Disconnected(back)) => {
+                    let skipped = back.events.len() as u64;
+                    let before = stats.detect_events_skipped.fetch_add(skipped, Ordering::Relaxed);
+                    if before == 0 || (before + skipped).ilog2() > before.max(1).ilog2() {
+                        tracing::error!(skipped = before + skipped, "the detection engine is behind; events skip detection (they are stored)");
+                    }
+                    return;
+                }
+            }
+        }
+    }
 }
 
 impl PipelineConfig {
@@ -53,6 +106,7 @@ impl PipelineConfig {
             batch_queue_requests: DEFAULT_BATCH_QUEUE_REQUESTS,
             wal_group_max: DEFAULT_WAL_GROUP_MAX,
             wal_segment_bytes: wal::DEFAULT_SEGMENT_BYTES,
+            tap: None,
         }
     }
 }
@@ -193,8 +247,12 @@ impl Pipeline {
             checkpoint,
             config.wal_segment_bytes,
             |lsn, record| {
+                let message = replay_message(lsn, record);
+                if let Some(tap) = &config.tap {
+                    tap.send(&message.cluster, &message.events, &stats);
+                }
                 // The batcher outlives this call; a send error means it died, which join reports.
-                let _ = batch_tx.send(replay_message(lsn, record));
+                let _ = batch_tx.send(message);
             },
         )?;
         Stats::add(&stats.wal_records_replayed, replay.records);
@@ -209,8 +267,9 @@ impl Pipeline {
         let failed = Arc::new(AtomicBool::new(false));
         let wal_thread = {
             let (failed, group_max) = (failed.clone(), config.wal_group_max.max(1));
+            let (tap, stats) = (config.tap.clone(), stats.clone());
             spawn("wal", move || {
-                run_wal(rx, writer, batch_tx, group_max, failed)
+                run_wal(rx, writer, batch_tx, group_max, failed, tap, stats)
             })?
         };
         Ok(Pipeline {
@@ -247,6 +306,8 @@ fn run_wal(
     batch_tx: SyncSender<BatchMessage>,
     group_max: usize,
     failed: Arc<AtomicBool>,
+    tap: Option<Tap>,
+    stats: Arc<Stats>,
 ) {
     let mut stopping = false;
     while !stopping {
@@ -285,6 +346,9 @@ fn run_wal(
                 for (offset, append) in group.into_iter().enumerate() {
                     // The requester may have gone (client timeout); the record is durable anyway.
                     let _ = append.reply.send(Ok(()));
+                    if let Some(tap) = &tap {
+                        tap.send(&append.cluster, &append.events, &stats);
+                    }
                     messages.push(BatchMessage {
                         lsn_end: first_lsn + offset as u64 + 1,
                         cluster: append.cluster,

@@ -20,6 +20,8 @@ pub struct Stats {
     pub bytes_written: AtomicU64,
     pub events_written: AtomicU64,
     pub quarantined_written: AtomicU64,
+    /// Accepted events the detection engine never saw because it was too far behind.
+    pub detect_events_skipped: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -39,6 +41,7 @@ pub struct StatsSnapshot {
     pub bytes_written: u64,
     pub events_written: u64,
     pub quarantined_written: u64,
+    pub detect_events_skipped: u64,
 }
 
 impl Stats {
@@ -63,6 +66,7 @@ impl Stats {
             bytes_written: get(&self.bytes_written),
             events_written: get(&self.events_written),
             quarantined_written: get(&self.quarantined_written),
+            detect_events_skipped: get(&self.detect_events_skipped),
         }
     }
 }

@@ -250,9 +250,9 @@ impl EventBatchBuilder {
         self.kind.append_option(row.kind.as_deref());
         self.api_version.append_option(row.api_version.as_deref());
         self.level.append_option(row.level.as_deref());
-        self.audit_id.append_value(&row.audit_id);
-        self.stage.append_value(&row.stage);
-        self.verb.append_value(&row.verb);
+        self.audit_id.append_option(row.audit_id.as_deref());
+        self.stage.append_option(row.stage.as_deref());
+        self.verb.append_option(row.verb.as_deref());
         self.request_uri.append_option(row.request_uri.as_deref());
         self.user_agent.append_option(row.user_agent.as_deref());
         append_list(&mut self.source_ips, row.source_ips.as_ref());
@@ -396,9 +396,9 @@ mod tests {
         EventRow {
             source: "webhook".into(),
             received_at: 1,
-            audit_id: "a".into(),
-            stage: "ResponseComplete".into(),
-            verb: "get".into(),
+            audit_id: Some("a".into()),
+            stage: Some("ResponseComplete".into()),
+            verb: Some("get".into()),
             source_ips: Some(vec!["10.0.0.1".into(), "10.0.0.2".into()]),
             user: Some(UserInfo {
                 name: Some("alice".into()),

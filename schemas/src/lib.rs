@@ -1,6 +1,7 @@
 //! The audit event model and the tables auditlens stores it in.
 //!
 //! Modules:
+//! - [`alert`]: the alert every rule raises ([`Alert`]) and its JSON schema;
 //! - [`row`]: one audit event as typed columns ([`EventRow`]) and a quarantined input ([`QuarantineRow`]);
 //! - [`columns`]: the catalogue of the `events` and `quarantine` tables: names, Arrow types,
 //!   the audit event path each column comes from, and the Arrow schemas built from it;
@@ -11,6 +12,7 @@
 //!
 //! No I/O happens here.
 
+pub mod alert;
 pub mod batch;
 pub mod columns;
 pub mod doc;
@@ -18,6 +20,7 @@ pub mod rebuild;
 pub mod row;
 pub mod time;
 
+pub use alert::{Alert, Priority, Severity, ALERT_SOURCE};
 pub use batch::{EventBatchBuilder, QuarantineBatchBuilder};
 pub use columns::{events_schema, quarantine_schema, PARTITION_COLUMNS};
 pub use row::{EventRow, ObjectRef, QuarantineRow, ResponseStatus, UserInfo};

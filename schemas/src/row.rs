@@ -45,9 +45,10 @@ pub struct EventRow {
     pub kind: Option<String>,
     pub api_version: Option<String>,
     pub level: Option<String>,
-    pub audit_id: String,
-    pub stage: String,
-    pub verb: String,
+    /// `None` only for events from other tools that left it out; kube-apiserver always sets it.
+    pub audit_id: Option<String>,
+    pub stage: Option<String>,
+    pub verb: Option<String>,
     pub request_uri: Option<String>,
     pub user_agent: Option<String>,
     pub source_ips: Option<Vec<String>>,
@@ -86,7 +87,7 @@ impl EventRow {
             + opt(&self.request_object)
             + opt(&self.response_object)
             + opt(&self.extra)
-            + self.audit_id.len();
+            + self.audit_id.as_ref().map_or(0, String::len);
         let annotations: usize = self
             .annotations
             .iter()

@@ -1,7 +1,9 @@
 //! The subcommands, one file each, and the dispatch between them.
 
+mod detect;
 mod import;
 mod query;
+mod rules;
 mod schema;
 mod serve;
 
@@ -37,6 +39,13 @@ pub struct DataDirArg {
     pub data_dir: PathBuf,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    /// Print the JSON schema of alerts (schemas/alert.schema.json) instead.
+    #[arg(long)]
+    pub alert: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the audit webhook: kube-apiserver POSTs EventLists, auditlens stores them as Parquet.
@@ -45,8 +54,13 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Run read-only SQL over the stored `events` and `quarantine` tables.
     Query(query::QueryArgs),
+    /// Run the detection rules over audit log files, offline, and print the alerts.
+    Detect(detect::DetectArgs),
+    /// List or test the detection rules.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     /// Print the table reference (docs/schema.md) generated from the code.
-    Schema,
+    Schema(SchemaArgs),
     /// Benchmarks and load generators.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -57,6 +71,8 @@ impl Command {
     pub fn default_log_level(&self) -> &'static str {
         match self {
             Command::Serve(_) => "info",
+            // Rule errors are part of these commands' output.
+            Command::Rules(_) => "off",
             _ => "warn",
         }
     }
@@ -67,7 +83,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Import(args) => import::run(args),
         Command::Query(args) => query::run(args),
-        Command::Schema => schema::run(),
+        Command::Detect(args) => detect::run(args),
+        Command::Rules(command) => rules::run(command),
+        Command::Schema(args) => schema::run(args.alert),
         Command::Bench(command) => crate::bench::run(command),
     }
 }

@@ -1,8 +1,13 @@
-//! `auditlens schema`: prints the table reference generated from the code.
+//! `auditlens schema`: prints the table reference, or the alert JSON schema, generated from the
+//! code.
 
 use std::process::ExitCode;
 
-pub fn run() -> anyhow::Result<ExitCode> {
-    print!("{}", schemas::doc::schema_markdown());
+pub fn run(alert: bool) -> anyhow::Result<ExitCode> {
+    if alert {
+        print!("{}", schemas::alert::alert_json_schema());
+    } else {
+        print!("{}", schemas::doc::schema_markdown());
+    }
     Ok(ExitCode::SUCCESS)
 }

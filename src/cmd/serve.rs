@@ -12,7 +12,16 @@ use ingest::pipeline::{Pipeline, PipelineConfig};
 use ingest::server::{self, auth::TokenMap, tls, ServerConfig};
 use ingest::stats::Stats;
 
+use analyze::alerts::file::{self, FileSink};
+use analyze::alerts::sink::{Sink, SinkRunner};
+use analyze::alerts::stdout::StdoutSink;
+use analyze::alerts::webhook::{self, WebhookSink};
+use analyze::detect::EngineOptions;
+use schemas::Priority;
+
 use super::DataDirArg;
+use crate::detect::live;
+use crate::detect::pack::PackArgs;
 
 /// Where the webhook listens by default: Falco's port, loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9765";
@@ -57,6 +66,70 @@ pub struct ServeArgs {
     /// Flush to Parquet once the oldest buffered event waited this long (milliseconds).
     #[arg(long, default_value_t = batcher::DEFAULT_MAX_AGE.as_millis() as u64, env = "AUDITLENS_FLUSH_MAX_AGE_MS")]
     pub flush_max_age_ms: u64,
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// Run without detection rules.
+    #[arg(long, env = "AUDITLENS_NO_RULES")]
+    pub no_rules: bool,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+}
+
+/// Where alerts go. Every alert is first written to the alert log under the data directory
+/// (the `alerts` table); each sink delivers from there at least once.
+#[derive(Debug, clap::Args)]
+pub struct AlertArgs {
+    /// Print alerts on stdout, one JSON object per line.
+    #[arg(long, env = "AUDITLENS_ALERTS_STDOUT")]
+    pub alerts_stdout: bool,
+    /// Append alerts to this file (JSON Lines), rotated by size.
+    #[arg(long, env = "AUDITLENS_ALERTS_FILE")]
+    pub alerts_file: Option<PathBuf>,
+    /// Rotate the alerts file once it holds this many bytes.
+    #[arg(long, default_value_t = file::DEFAULT_MAX_BYTES, env = "AUDITLENS_ALERTS_FILE_MAX_BYTES")]
+    pub alerts_file_max_bytes: u64,
+    /// Rotated alert files kept (`FILE.1` … `FILE.N`).
+    #[arg(long, default_value_t = file::DEFAULT_KEEP, env = "AUDITLENS_ALERTS_FILE_KEEP")]
+    pub alerts_file_keep: usize,
+    /// POST each alert as JSON to this URL (retried with backoff until it answers 2xx).
+    #[arg(long, env = "AUDITLENS_ALERTS_WEBHOOK")]
+    pub alerts_webhook: Option<String>,
+    /// Bearer token sent to the alert webhook.
+    #[arg(long, env = "AUDITLENS_ALERTS_WEBHOOK_TOKEN", hide_env_values = true)]
+    pub alerts_webhook_token: Option<String>,
+    /// Sinks skip alerts below this priority (Emergency … Debug).
+    #[arg(long, default_value = "Debug", env = "AUDITLENS_ALERTS_MIN_PRIORITY")]
+    pub alerts_min_priority: Priority,
+}
+
+impl AlertArgs {
+    fn sinks(&self) -> anyhow::Result<Vec<SinkRunner>> {
+        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+        if self.alerts_stdout {
+            sinks.push(Box::new(StdoutSink));
+        }
+        if let Some(path) = &self.alerts_file {
+            sinks.push(Box::new(FileSink {
+                path: path.clone(),
+                max_bytes: self.alerts_file_max_bytes,
+                keep: self.alerts_file_keep,
+            }));
+        }
+        if let Some(url) = &self.alerts_webhook {
+            let sink = WebhookSink::new(url, self.alerts_webhook_token.clone(), webhook::DEFAULT_TIMEOUT)
+                .map_err(anyhow::Error::msg)
+                .context("--alerts-webhook")?;
+            sinks.push(Box::new(sink));
+        }
+        Ok(sinks
+            .into_iter()
+            .map(|sink| SinkRunner {
+                sink,
+                min_priority: self.alerts_min_priority,
+                stats: Arc::default(),
+            })
+            .collect())
+    }
 }
 
 struct Validated {
@@ -127,12 +200,41 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = validate(&args)?;
+    let mut config = validate(&args)?;
     let stats = Arc::new(Stats::default());
     let data_dir = args.data.data_dir.display().to_string();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let rules_missing = !args.no_rules && !args.pack.rules.is_dir();
+    if rules_missing {
+        tracing::warn!(rules = %args.pack.rules.display(), "no rules directory; detection is off (give --rules DIR)");
+    }
+    let detection = if args.no_rules || rules_missing {
+        None
+    } else {
+        let pack = args.pack.load()?;
+        for error in &pack.errors {
+            tracing::error!(%error, "rule not loaded");
+        }
+        let options = EngineOptions {
+            lists: pack.lists,
+            hostname: live::hostname(),
+            ..EngineOptions::default()
+        };
+        std::fs::create_dir_all(&args.data.data_dir)
+            .with_context(|| format!("cannot create the data directory {data_dir}"))?;
+        let sinks = args.alerts.sinks()?;
+        let (tap, detection) = live::start(
+            pack.rules,
+            options,
+            &args.data.data_dir,
+            sinks,
+            runtime.handle().clone(),
+        )?;
+        config.pipeline.tap = Some(tap);
+        Some(detection)
+    };
     let pipeline = Pipeline::start(config.pipeline, stats.clone())
         .with_context(|| format!("cannot open the data directory {data_dir}"))?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let served = runtime.block_on(async {
         let shutdown = shutdown_signal()?;
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -156,11 +258,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("the webhook server failed")
     });
-    // Requests still finishing on blocking threads are done once the runtime is gone.
-    runtime.shutdown_timeout(Duration::from_secs(10));
     let flushed = pipeline
         .shutdown()
         .context("the final flush to Parquet failed; the WAL keeps the events for the next start");
+    // The pipeline dropped its tap: detection publishes what is left and stops the sinks.
+    if let Some(detection) = detection {
+        detection.join();
+    }
+    runtime.shutdown_timeout(Duration::from_secs(10));
     let totals = stats.snapshot();
     tracing::info!(
         accepted = totals.events_accepted,
@@ -170,6 +275,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         too_large = totals.requests_too_large,
         unauthorized = totals.requests_unauthorized,
         overloaded = totals.requests_overloaded,
+        detect_skipped = totals.detect_events_skipped,
         files = totals.files_written,
         "stopped"
     );

@@ -7,9 +7,9 @@ use super::*;
 fn row(id: &str, stage_at: Option<i64>) -> EventRow {
     EventRow {
         source: "test".into(),
-        audit_id: id.into(),
-        stage: "ResponseComplete".into(),
-        verb: "get".into(),
+        audit_id: Some(id.into()),
+        stage: Some("ResponseComplete".into()),
+        verb: Some("get".into()),
         stage_at,
         ..EventRow::default()
     }

@@ -1,0 +1,577 @@
+//! [`Engine`]: runs a rule pack over batches of events in event-time order and turns what the
+//! rules return into alerts. Each rule is planned once, in a session of its own; a rule that
+//! fails to plan or to run is reported in its [`RuleStatus`] and the others go on.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::memory_pool::GreedyMemoryPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::collect;
+use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use schemas::{Alert, ALERT_SOURCE};
+
+use super::dedup::{Dedup, DEFAULT_MAX_KEYS};
+use super::input::{detection_schema, event_times};
+use super::lists::Lists;
+use super::output::{self, check_result_schema, findings, output_field_name, Finding};
+use super::rule::{Mode, Rule};
+use super::table::BatchTable;
+use super::window::{Window, DEFAULT_MAX_WINDOW_ROWS};
+
+/// The table a rule's SQL reads.
+pub const EVENTS: &str = "events";
+/// Window and sequence rules: the events added since the rule last ran.
+pub const NEW_EVENTS: &str = "new_events";
+/// How long one run of one rule may take before it counts as failed.
+pub const DEFAULT_RULE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Memory one rule's run may hold.
+pub const DEFAULT_RULE_MEMORY_BYTES: usize = 256 * 1024 * 1024;
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub lists: Lists,
+    pub max_window_rows: usize,
+    pub rule_timeout: Duration,
+    pub rule_memory_bytes: usize,
+    pub max_dedup_keys: usize,
+    /// The alerts' `hostname`.
+    pub hostname: String,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            lists: Lists::default(),
+            max_window_rows: DEFAULT_MAX_WINDOW_ROWS,
+            rule_timeout: DEFAULT_RULE_TIMEOUT,
+            rule_memory_bytes: DEFAULT_RULE_MEMORY_BYTES,
+            max_dedup_keys: DEFAULT_MAX_KEYS,
+            hostname: "auditlens".into(),
+        }
+    }
+}
+
+/// What `rules list` shows of one rule.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RuleStatus {
+    pub id: String,
+    pub mode: String,
+    pub priority: String,
+    /// `ok`, `disabled` or `failed`.
+    pub state: String,
+    /// Why the rule could not be planned, or its last run's error.
+    pub error: Option<String>,
+    pub runs: u64,
+    pub failures: u64,
+    pub alerts: u64,
+    pub suppressed: u64,
+    pub run_micros: u64,
+    pub window_rows: usize,
+    pub window_rows_dropped: u64,
+}
+
+struct Planned {
+    ctx: SessionContext,
+    plan: LogicalPlan,
+    events: Arc<BatchTable>,
+    new_events: Arc<BatchTable>,
+    /// Window rules: the plan choosing which events of a batch the window keeps.
+    filter: Option<LogicalPlan>,
+    window: Option<Window>,
+    /// Event time at which a window rule runs next.
+    next_run: Option<i64>,
+}
+
+struct Runner {
+    rule: Arc<Rule>,
+    planned: Option<Planned>,
+    status: RuleStatus,
+}
+
+/// The rule engine.
+pub struct Engine {
+    runners: Vec<Runner>,
+    dedup: Dedup,
+    watermark: Option<i64>,
+    options: EngineOptions,
+}
+
+impl Engine {
+    /// Plans every enabled rule. A rule that does not plan is kept, as failed, with the error.
+    pub async fn new(rules: Vec<Rule>, options: EngineOptions) -> Engine {
+        let mut runners = Vec::with_capacity(rules.len());
+        for rule in rules {
+            let mut status = RuleStatus {
+                id: rule.id.clone(),
+                mode: rule.mode.as_str().into(),
+                priority: rule.priority.as_str().into(),
+                state: "ok".into(),
+                ..RuleStatus::default()
+            };
+            let planned = if rule.disabled {
+                status.state = "disabled".into();
+                None
+            } else {
+                match plan_rule(&rule, &options).await {
+                    Ok(planned) => Some(planned),
+                    Err(message) => {
+                        let error = format!("{}:{}: {message}", rule.path.display(), rule.sql_line);
+                        tracing::error!(rule = %rule.id, %error, "rule not loaded");
+                        status.state = "failed".into();
+                        status.error = Some(error);
+                        None
+                    }
+                }
+            };
+            runners.push(Runner {
+                rule: Arc::new(rule),
+                planned,
+                status,
+            });
+        }
+        Engine {
+            runners,
+            dedup: Dedup::new(options.max_dedup_keys),
+            watermark: None,
+            options,
+        }
+    }
+
+    pub fn statuses(&self) -> Vec<RuleStatus> {
+        self.runners
+            .iter()
+            .map(|runner| {
+                let mut status = runner.status.clone();
+                if let Some(window) = runner.planned.as_ref().and_then(|p| p.window.as_ref()) {
+                    status.window_rows = window.rows();
+                    status.window_rows_dropped = window.dropped_rows;
+                }
+                status
+            })
+            .collect()
+    }
+
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.runners.iter().map(|runner| runner.rule.as_ref())
+    }
+
+    /// The event time the engine has reached (µs), if any event was seen.
+    pub fn watermark(&self) -> Option<i64> {
+        self.watermark
+    }
+
+    /// Runs every rule on a batch of [`detection_schema`] and returns the alerts to send.
+    pub async fn process(&mut self, batch: &RecordBatch) -> Vec<Alert> {
+        if batch.num_rows() == 0 {
+            return Vec::new();
+        }
+        let newest = event_times(batch).into_iter().max();
+        self.watermark = self.watermark.max(newest);
+        let now = self.watermark.unwrap_or(0);
+        let shared = Arc::new(vec![batch.clone()]);
+        let mut alerts = Vec::new();
+        for index in 0..self.runners.len() {
+            let runner = &mut self.runners[index];
+            let Some(planned) = runner.planned.as_mut() else {
+                continue;
+            };
+            let due = match runner.rule.mode {
+                Mode::Event => {
+                    planned.events.set(shared.clone());
+                    true
+                }
+                Mode::Window | Mode::Sequence => {
+                    match keep_in_window(planned, &shared, &self.options).await {
+                        Ok(()) => {}
+                        Err(error) => {
+                            fail(runner, error);
+                            continue;
+                        }
+                    }
+                    window_due(runner.rule.as_ref(), planned, now)
+                }
+            };
+            if due {
+                alerts.extend(self.run(index, now).await);
+            }
+        }
+        alerts
+    }
+
+    /// Moves event time on to `now` (µs) without events, e.g. from a clock while a cluster is
+    /// quiet, and runs the window rules that became due.
+    pub async fn advance(&mut self, now: i64) -> Vec<Alert> {
+        if self.watermark.is_some_and(|mark| mark >= now) {
+            return Vec::new();
+        }
+        self.watermark = Some(now);
+        let mut alerts = Vec::new();
+        for index in 0..self.runners.len() {
+            let runner = &mut self.runners[index];
+            let Some(planned) = runner.planned.as_mut() else {
+                continue;
+            };
+            if runner.rule.mode == Mode::Window && window_due(&runner.rule, planned, now) {
+                alerts.extend(self.run(index, now).await);
+            }
+        }
+        alerts
+    }
+
+    /// End of input: runs every window rule holding events it has not run on yet.
+    pub async fn finish(&mut self) -> Vec<Alert> {
+        let now = self.watermark.unwrap_or(0);
+        let mut alerts = Vec::new();
+        for index in 0..self.runners.len() {
+            let pending = self.runners[index]
+                .planned
+                .as_ref()
+                .and_then(|p| p.window.as_ref())
+                .is_some_and(Window::has_fresh);
+            if pending {
+                alerts.extend(self.run(index, now).await);
+            }
+        }
+        alerts
+    }
+
+    /// Fills a rule's window with stored history (already evaluated: nothing alerts on it).
+    /// The batches must have [`detection_schema`] and pass the rule's filter.
+    pub fn seed(&mut self, rule_id: &str, batches: Vec<RecordBatch>) {
+        let Some(runner) = self.runners.iter_mut().find(|r| r.rule.id == rule_id) else {
+            return;
+        };
+        let Some(planned) = runner.planned.as_mut() else {
+            return;
+        };
+        let Some(window) = planned.window.as_mut() else {
+            return;
+        };
+        for batch in batches {
+            if batch.schema() != detection_schema() {
+                tracing::warn!(rule = %rule_id, "stored history does not have the events schema; not used");
+                return;
+            }
+            window.add(batch, false);
+        }
+    }
+
+    /// Remembers alerts sent before (from the alert log), so a restart does not repeat them.
+    pub fn remember(&mut self, alerts: &[Alert]) {
+        for alert in alerts {
+            let Some(runner) = self.runners.iter().find(|r| r.rule.id == alert.rule_id) else {
+                continue;
+            };
+            let Some(time) = schemas::time::parse_micros(&alert.time) else {
+                continue;
+            };
+            let key = dedup_key_of_alert(&runner.rule, alert);
+            self.dedup.remember(&alert.rule_id, &key, time);
+        }
+    }
+
+    async fn run(&mut self, index: usize, now: i64) -> Vec<Alert> {
+        let timeout = self.options.rule_timeout;
+        let runner = &mut self.runners[index];
+        let Some(planned) = runner.planned.as_mut() else {
+            return Vec::new();
+        };
+        if let Some(window) = planned.window.as_mut() {
+            if let Err(error) = window.evict(now) {
+                fail(runner, error.to_string());
+                return Vec::new();
+            }
+            let (all, fresh) = window.take_run();
+            planned.events.set(all);
+            planned.new_events.set(fresh);
+            if let Some(spec) = runner.rule.window.as_ref() {
+                let every = i64::try_from(spec.every.as_micros()).unwrap_or(i64::MAX);
+                planned.next_run = Some(now.saturating_add(every));
+            }
+        }
+        let started = Instant::now();
+        let result = tokio::time::timeout(timeout, execute(&planned.ctx, &planned.plan)).await;
+        runner.status.runs += 1;
+        runner.status.run_micros += started.elapsed().as_micros() as u64;
+        // The tables are not needed until the next run: let go of the batches.
+        if runner.rule.mode == Mode::Event {
+            planned.events.set(Arc::new(Vec::new()));
+        }
+        let batches = match result {
+            Ok(Ok(batches)) => batches,
+            Ok(Err(error)) => {
+                fail(runner, error);
+                return Vec::new();
+            }
+            Err(_) => {
+                fail(
+                    runner,
+                    format!("took longer than {}s; stopped", timeout.as_secs()),
+                );
+                return Vec::new();
+            }
+        };
+        let found = match findings(&batches) {
+            Ok(found) => found,
+            Err(error) => {
+                fail(runner, error);
+                return Vec::new();
+            }
+        };
+        let mut alerts = Vec::new();
+        for finding in found {
+            let time = finding.time.unwrap_or(now);
+            let key = dedup_key(&runner.rule, &finding);
+            if !self
+                .dedup
+                .admit(&runner.rule.id, &key, time, runner.rule.suppress)
+            {
+                runner.status.suppressed += 1;
+                continue;
+            }
+            runner.status.alerts += 1;
+            alerts.push(alert(&runner.rule, &finding, time, &self.options.hostname));
+        }
+        if self.dedup.len() > self.options.max_dedup_keys / 2 {
+            let longest = self
+                .runners
+                .iter()
+                .map(|r| r.rule.suppress)
+                .max()
+                .unwrap_or_default();
+            let horizon = i64::try_from(longest.as_micros()).unwrap_or(i64::MAX);
+            self.dedup.prune(now.saturating_sub(horizon));
+        }
+        alerts
+    }
+}
+
+fn fail(runner: &mut Runner, error: String) {
+    runner.status.failures += 1;
+    if runner.status.failures == 1 || runner.status.failures.is_power_of_two() {
+        tracing::error!(rule = %runner.rule.id, failures = runner.status.failures, %error, "rule failed");
+    }
+    runner.status.error = Some(error);
+}
+
+fn window_due(rule: &Rule, planned: &mut Planned, now: i64) -> bool {
+    let Some(window) = planned.window.as_ref() else {
+        return false;
+    };
+    if !window.has_fresh() {
+        return false;
+    }
+    match rule.mode {
+        Mode::Sequence => true,
+        Mode::Window => match planned.next_run {
+            Some(next) => now >= next,
+            None => {
+                // The first run waits one interval so that a burst can gather.
+                let every = rule
+                    .window
+                    .as_ref()
+                    .map_or(0, |spec| i64::try_from(spec.every.as_micros()).unwrap_or(i64::MAX));
+                planned.next_run = Some(now.saturating_add(every));
+                false
+            }
+        },
+        Mode::Event => true,
+    }
+}
+
+async fn keep_in_window(
+    planned: &mut Planned,
+    batch: &Arc<Vec<RecordBatch>>,
+    options: &EngineOptions,
+) -> Result<(), String> {
+    let Some(filter) = planned.filter.as_ref() else {
+        return Ok(());
+    };
+    planned.events.set(batch.clone());
+    let kept = tokio::time::timeout(options.rule_timeout, execute(&planned.ctx, filter)).await;
+    planned.events.set(Arc::new(Vec::new()));
+    let kept = match kept {
+        Ok(result) => result?,
+        Err(_) => return Err("the window filter took too long; stopped".into()),
+    };
+    if let Some(window) = planned.window.as_mut() {
+        for batch in kept {
+            // Same columns as the input; the schema object is made identical for the table.
+            let batch = RecordBatch::try_new(detection_schema(), batch.columns().to_vec())
+                .map_err(|e| e.to_string())?;
+            window.add(batch, true);
+        }
+    }
+    Ok(())
+}
+
+async fn execute(ctx: &SessionContext, plan: &LogicalPlan) -> Result<Vec<RecordBatch>, String> {
+    let state = ctx.state();
+    let physical = DefaultPhysicalPlanner::default()
+        .create_physical_plan(plan, &state)
+        .await
+        .map_err(|e| e.to_string())?;
+    collect(physical, ctx.task_ctx())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn dedup_key(rule: &Rule, finding: &Finding) -> String {
+    if rule.dedup.is_empty() {
+        return finding.audit_ids.join(",");
+    }
+    let mut parts = Vec::with_capacity(rule.dedup.len());
+    for column in &rule.dedup {
+        let value = match column.as_str() {
+            output::CLUSTER => serde_json::Value::from(finding.cluster.clone()),
+            output::AUDIT_ID | output::AUDIT_IDS => {
+                serde_json::Value::from(finding.audit_ids.clone())
+            }
+            name => finding
+                .fields
+                .iter()
+                .find(|(field, _)| field == name)
+                .map_or(serde_json::Value::Null, |(_, value)| value.clone()),
+        };
+        parts.push(value.to_string());
+    }
+    parts.join("\u{1f}")
+}
+
+/// The dedup key an alert read back from the log had when it was raised.
+fn dedup_key_of_alert(rule: &Rule, alert: &Alert) -> String {
+    let fields = rule
+        .dedup
+        .iter()
+        .filter_map(|column| {
+            let value = alert.output_fields.get(output_field_name(column))?;
+            Some((column.clone(), value.clone()))
+        })
+        .collect();
+    let finding = Finding {
+        cluster: alert.cluster.clone(),
+        audit_ids: alert.audit_ids.clone(),
+        time: None,
+        fields,
+    };
+    dedup_key(rule, &finding)
+}
+
+fn alert(rule: &Rule, finding: &Finding, time: i64, hostname: &str) -> Alert {
+    let output_fields = finding
+        .fields
+        .iter()
+        .map(|(name, value)| (output_field_name(name).to_string(), value.clone()))
+        .collect();
+    Alert {
+        uuid: uuid::Uuid::now_v7().to_string(),
+        time: schemas::time::format_micros(time),
+        rule: rule.title.clone(),
+        priority: rule.priority,
+        output: output::render(&rule.output, finding),
+        output_fields,
+        source: ALERT_SOURCE.to_string(),
+        tags: rule.tags.clone(),
+        hostname: hostname.to_string(),
+        rule_id: rule.id.clone(),
+        cluster: finding.cluster.clone(),
+        audit_ids: finding.audit_ids.clone(),
+        mitre: rule.mitre.clone(),
+        severity: rule.priority.severity(),
+    }
+}
+
+fn session(options: &EngineOptions) -> Result<SessionContext, String> {
+    let mut config = SessionConfig::new()
+        .with_target_partitions(1)
+        .with_information_schema(false);
+    let settings = config.options_mut();
+    settings.execution.time_zone = Some("UTC".into());
+    settings.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(GreedyMemoryPool::new(options.rule_memory_bytes)))
+        .build_arc()
+        .map_err(|e| e.to_string())?;
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .build();
+    let mut ctx = SessionContext::new_with_state(state);
+    crate::functions::register(&mut ctx).map_err(|e| e.to_string())?;
+    Ok(ctx)
+}
+
+async fn plan_sql(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan, String> {
+    let options = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let frame = ctx
+        .sql_with_options(sql, options)
+        .await
+        .map_err(|e| e.to_string())?;
+    frame.into_optimized_plan().map_err(|e| e.to_string())
+}
+
+async fn plan_rule(rule: &Rule, options: &EngineOptions) -> Result<Planned, String> {
+    let ctx = session(options)?;
+    let schema = detection_schema();
+    let events = Arc::new(BatchTable::new(schema.clone()));
+    let new_events = Arc::new(BatchTable::new(schema));
+    ctx.register_table(EVENTS, events.clone())
+        .map_err(|e| e.to_string())?;
+    if rule.mode != Mode::Event {
+        ctx.register_table(NEW_EVENTS, new_events.clone())
+            .map_err(|e| e.to_string())?;
+    }
+    for (name, table) in options.lists.tables().map_err(|e| e.to_string())? {
+        if name == EVENTS || name == NEW_EVENTS {
+            continue;
+        }
+        ctx.register_table(name.as_str(), table)
+            .map_err(|e| e.to_string())?;
+    }
+    let plan = plan_sql(&ctx, &rule.sql).await?;
+    let result = plan.schema().as_arrow().clone();
+    check_result_schema(&result)?;
+    for column in &rule.dedup {
+        if result.field_with_name(column).is_err() {
+            return Err(format!("`dedup` names `{column}`, which the query does not select"));
+        }
+    }
+    for name in output::placeholders(&rule.output) {
+        let special = [output::CLUSTER, output::AUDIT_ID, output::AUDIT_IDS, output::TIME];
+        if !special.contains(&name) && result.field_with_name(name).is_err() {
+            return Err(format!("`output` uses `{{{name}}}`, which the query does not select"));
+        }
+    }
+    let (filter, window) = match rule.window.as_ref() {
+        None => (None, None),
+        Some(spec) => {
+            let sql = format!("SELECT * FROM {EVENTS} WHERE {}", spec.filter);
+            let filter = plan_sql(&ctx, &sql)
+                .await
+                .map_err(|e| format!("`filter`: {e}"))?;
+            (
+                Some(filter),
+                Some(Window::new(spec.length, options.max_window_rows)),
+            )
+        }
+    };
+    Ok(Planned {
+        ctx,
+        plan,
+        events,
+        new_events,
+        filter,
+        window,
+        next_run: None,
+    })
+}

@@ -1,0 +1,25 @@
+//! Detections: SQL rules run over events as they arrive, over sliding windows and against
+//! history, turned into alerts.
+//!
+//! - [`rule`]: a rule file's header and SQL, parsed and checked ([`Rule`]);
+//! - [`lists`]: named allow-/deny-lists, visible to rules as tables ([`Lists`]);
+//! - [`input`]: the batch rules read as `events` (the stored columns plus `cluster`);
+//! - [`table`]: the in-memory table whose rows change between runs;
+//! - [`window`]: the bounded sliding window of a window or sequence rule;
+//! - [`output`]: result rows into alert fields and the output text;
+//! - [`dedup`]: suppression of repeated alerts;
+//! - [`engine`]: [`Engine`], which runs the pack and reports each rule's status.
+
+pub mod dedup;
+pub mod engine;
+pub mod input;
+pub mod lists;
+pub mod output;
+pub mod rule;
+pub mod table;
+pub mod window;
+
+pub use engine::{Engine, EngineOptions, RuleStatus};
+pub use input::{detection_schema, event_times, input_batch};
+pub use lists::Lists;
+pub use rule::{load_dir, parse_rule, Mode, PolicyLevel, Rule, RuleError};

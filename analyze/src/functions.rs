@@ -1,0 +1,342 @@
+//! SQL functions for audit work, registered in every session: JSONPath over the JSON text
+//! columns, request-URI query parameters, IP ranges and image names (see `docs/rules.md`), plus
+//! the `json_get_*` family and `->`/`->>` from `datafusion-functions-json`.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanBuilder, ListBuilder, StringArray, StringBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::common::{exec_err, Result};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+use ipnet::IpNet;
+use serde_json_path::JsonPath;
+
+/// Registers the functions of this module and of `datafusion-functions-json` in `ctx`.
+pub fn register(ctx: &mut SessionContext) -> Result<()> {
+    datafusion_functions_json::register_all(ctx)?;
+    for function in [
+        Function::JsonValues,
+        Function::JsonValue,
+        Function::UrlQueryValues,
+        Function::CidrMatch,
+        Function::IsPublicIp,
+        Function::ImageRepository,
+    ] {
+        ctx.register_udf(ScalarUDF::from(StringFunction::new(function)));
+    }
+    Ok(())
+}
+
+/// The functions; each takes string arguments only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Function {
+    JsonValues,
+    JsonValue,
+    UrlQueryValues,
+    CidrMatch,
+    IsPublicIp,
+    ImageRepository,
+}
+
+impl Function {
+    fn name(self) -> &'static str {
+        match self {
+            Function::JsonValues => "json_values",
+            Function::JsonValue => "json_value",
+            Function::UrlQueryValues => "url_query_values",
+            Function::CidrMatch => "cidr_match",
+            Function::IsPublicIp => "is_public_ip",
+            Function::ImageRepository => "image_repository",
+        }
+    }
+
+    fn arity(self) -> usize {
+        match self {
+            Function::IsPublicIp | Function::ImageRepository => 1,
+            _ => 2,
+        }
+    }
+
+    fn return_type(self) -> DataType {
+        match self {
+            Function::JsonValues | Function::UrlQueryValues => {
+                DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+            }
+            Function::JsonValue | Function::ImageRepository => DataType::Utf8,
+            Function::CidrMatch | Function::IsPublicIp => DataType::Boolean,
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct StringFunction {
+    function: Function,
+    signature: Signature,
+}
+
+impl StringFunction {
+    fn new(function: Function) -> Self {
+        StringFunction {
+            function,
+            signature: Signature::string(function.arity(), Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for StringFunction {
+    fn name(&self) -> &str {
+        self.function.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.function.return_type())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let mut strings = Vec::with_capacity(arrays.len());
+        for array in &arrays {
+            strings.push(as_strings(array)?);
+        }
+        let rows = args.number_rows;
+        let result: ArrayRef = match self.function {
+            Function::JsonValues => Arc::new(lists(rows, |row| {
+                json_matches(value(&strings[0], row), value(&strings[1], row))
+            })?),
+            Function::JsonValue => Arc::new(strings_of(rows, |row| {
+                Ok(
+                    json_matches(value(&strings[0], row), value(&strings[1], row))?
+                        .into_iter()
+                        .next(),
+                )
+            })?),
+            Function::UrlQueryValues => Arc::new(lists(rows, |row| {
+                Ok(query_values(
+                    value(&strings[0], row),
+                    value(&strings[1], row),
+                ))
+            })?),
+            Function::CidrMatch => Arc::new(booleans(rows, |row| {
+                cidr_match(value(&strings[0], row), value(&strings[1], row))
+            })),
+            Function::IsPublicIp => Arc::new(booleans(rows, |row| {
+                value(&strings[0], row)
+                    .and_then(|ip| IpAddr::from_str(ip.trim()).ok())
+                    .map(|ip| is_public(&ip))
+            })),
+            Function::ImageRepository => Arc::new(strings_of(rows, |row| {
+                Ok(value(&strings[0], row).map(image_repository))
+            })?),
+        };
+        Ok(ColumnarValue::Array(result))
+    }
+}
+
+fn as_strings(array: &ArrayRef) -> Result<StringArray> {
+    let utf8 = cast(array, &DataType::Utf8)?;
+    match utf8.as_any().downcast_ref::<StringArray>() {
+        Some(strings) => Ok(strings.clone()),
+        None => exec_err!("expected a string argument, got {}", array.data_type()),
+    }
+}
+
+fn value(array: &StringArray, row: usize) -> Option<&str> {
+    (!array.is_null(row)).then(|| array.value(row))
+}
+
+fn lists(
+    rows: usize,
+    mut each: impl FnMut(usize) -> Result<Vec<String>>,
+) -> Result<datafusion::arrow::array::ListArray> {
+    let mut builder = ListBuilder::new(StringBuilder::new());
+    for row in 0..rows {
+        for item in each(row)? {
+            builder.values().append_value(item);
+        }
+        builder.append(true);
+    }
+    Ok(builder.finish())
+}
+
+fn strings_of(
+    rows: usize,
+    mut each: impl FnMut(usize) -> Result<Option<String>>,
+) -> Result<StringArray> {
+    let mut builder = StringBuilder::new();
+    for row in 0..rows {
+        builder.append_option(each(row)?);
+    }
+    Ok(builder.finish())
+}
+
+fn booleans(
+    rows: usize,
+    mut each: impl FnMut(usize) -> Option<bool>,
+) -> datafusion::arrow::array::BooleanArray {
+    let mut builder = BooleanBuilder::with_capacity(rows);
+    for row in 0..rows {
+        builder.append_option(each(row));
+    }
+    builder.finish()
+}
+
+/// Every value at `path` in the JSON `text`: strings unquoted, everything else as JSON text.
+/// Text that is not JSON has no values; a path that is not JSONPath is an error.
+fn json_matches(text: Option<&str>, path: Option<&str>) -> Result<Vec<String>> {
+    let (Some(text), Some(path)) = (text, path) else {
+        return Ok(Vec::new());
+    };
+    let path = match JsonPath::parse(path) {
+        Ok(path) => path,
+        Err(error) => return exec_err!("invalid JSONPath `{path}`: {error}"),
+    };
+    let Ok(document) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Ok(Vec::new());
+    };
+    let found = path
+        .query(&document)
+        .all()
+        .into_iter()
+        .map(|value| match value {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    Ok(found)
+}
+
+/// The decoded values of query parameter `name` in `uri`.
+fn query_values(uri: Option<&str>, name: Option<&str>) -> Vec<String> {
+    let (Some(uri), Some(name)) = (uri, name) else {
+        return Vec::new();
+    };
+    let Some((_, query)) = uri.split_once('?') else {
+        return Vec::new();
+    };
+    form_urlencoded::parse(query.as_bytes())
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+        .collect()
+}
+
+fn cidr_match(ip: Option<&str>, cidr: Option<&str>) -> Option<bool> {
+    let ip = IpAddr::from_str(ip?.trim()).ok()?;
+    let cidr = cidr?.trim();
+    let net = match IpNet::from_str(cidr) {
+        Ok(net) => net,
+        // A bare address is a one-address range.
+        Err(_) => IpNet::from(IpAddr::from_str(cidr).ok()?),
+    };
+    Some(net.contains(&ip))
+}
+
+/// Whether `ip` is a public, routable address.
+fn is_public(ip: &IpAddr) -> bool {
+    const NOT_PUBLIC: [&str; 17] = [
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/3",
+        "::/127",
+        "fc00::/7",
+        "fe80::/10",
+        "2001:db8::/32",
+    ];
+    if let IpAddr::V6(v6) = ip {
+        if let Some(v4) = v6.to_ipv4_mapped() {
+            return is_public(&IpAddr::V4(v4));
+        }
+        if v6.is_multicast() {
+            return false;
+        }
+    }
+    !NOT_PUBLIC.iter().any(|range| {
+        // The ranges above are constants that parse.
+        IpNet::from_str(range).is_ok_and(|net| net.contains(ip))
+    })
+}
+
+/// `registry/repo:tag@digest` → `registry/repo`.
+fn image_repository(image: &str) -> String {
+    let image = image.trim();
+    let without_digest = image.split_once('@').map_or(image, |(name, _)| name);
+    // A tag is after the last `:` that follows the last `/` (a registry port is before it).
+    let last_slash = without_digest.rfind('/').map_or(0, |at| at + 1);
+    match without_digest[last_slash..].rfind(':') {
+        Some(colon) => without_digest[..last_slash + colon].to_string(),
+        None => without_digest.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths_reach_every_container() {
+        let pod = r#"{"spec":{"containers":[{"image":"nginx","securityContext":{"privileged":true}},{"image":"busybox"}]}}"#;
+        let images = json_matches(Some(pod), Some("$.spec.containers[*].image")).unwrap();
+        assert_eq!(images, ["nginx", "busybox"]);
+        let privileged = json_matches(
+            Some(pod),
+            Some("$.spec.containers[*].securityContext.privileged"),
+        )
+        .unwrap();
+        assert_eq!(privileged, ["true"]);
+        assert!(json_matches(Some("not json"), Some("$.a")).unwrap().is_empty());
+        assert!(json_matches(Some(pod), Some("spec[")).is_err());
+    }
+
+    #[test]
+    fn exec_commands_are_decoded() {
+        let uri = "/api/v1/namespaces/default/pods/web/exec?command=sh&command=-c&command=cat%20%2Fetc%2Fshadow&container=web&stdout=true";
+        assert_eq!(
+            query_values(Some(uri), Some("command")),
+            ["sh", "-c", "cat /etc/shadow"]
+        );
+        assert!(query_values(Some("/api/v1/pods"), Some("command")).is_empty());
+    }
+
+    #[test]
+    fn ranges_and_public_addresses() {
+        assert_eq!(cidr_match(Some("10.1.2.3"), Some("10.0.0.0/8")), Some(true));
+        assert_eq!(cidr_match(Some("11.1.2.3"), Some("10.0.0.0/8")), Some(false));
+        assert_eq!(cidr_match(Some("10.1.2.3"), Some("10.1.2.3")), Some(true));
+        assert_eq!(cidr_match(Some("nonsense"), Some("10.0.0.0/8")), None);
+        for private in ["10.0.0.1", "172.31.255.1", "192.168.1.1", "127.0.0.1", "100.64.0.1", "::1", "fd00::1", "::ffff:10.0.0.1"] {
+            assert!(!is_public(&IpAddr::from_str(private).unwrap()), "{private}");
+        }
+        for public in ["8.8.8.8", "52.94.10.1", "2600:1f18::1"] {
+            assert!(is_public(&IpAddr::from_str(public).unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn image_repositories_drop_tag_and_digest() {
+        assert_eq!(image_repository("nginx"), "nginx");
+        assert_eq!(image_repository("nginx:1.25"), "nginx");
+        assert_eq!(image_repository("registry:5000/team/app:v1"), "registry:5000/team/app");
+        assert_eq!(image_repository("docker.io/library/alpine@sha256:abc"), "docker.io/library/alpine");
+    }
+}

@@ -1,0 +1,165 @@
+//! The rule engine on real batches: event rules, windows that slide, sequences that join with
+//! earlier events, suppression, and a broken rule that does not stop the others.
+
+use std::path::Path;
+
+use auditlens_analyze::detect::{input_batch, parse_rule, Engine, EngineOptions, Lists, Rule};
+use schemas::{EventRow, ObjectRef, ResponseStatus, UserInfo};
+
+const MINUTE: i64 = 60_000_000;
+const T0: i64 = 1_780_000_000_000_000;
+
+fn event(id: &str, at: i64, user: &str, verb: &str, resource: &str, code: i32) -> EventRow {
+    EventRow {
+        source: "webhook".into(),
+        received_at: at,
+        audit_id: Some(id.into()),
+        stage: Some("ResponseComplete".into()),
+        verb: Some(verb.into()),
+        source_ips: Some(vec!["203.0.113.7".into()]),
+        user: Some(UserInfo {
+            name: Some(user.into()),
+            ..UserInfo::default()
+        }),
+        object: Some(ObjectRef {
+            resource: Some(resource.into()),
+            namespace: Some("default".into()),
+            name: Some(format!("obj-{id}")),
+            ..ObjectRef::default()
+        }),
+        response: Some(ResponseStatus {
+            code: Some(code),
+            ..ResponseStatus::default()
+        }),
+        stage_at: Some(at),
+        ..EventRow::default()
+    }
+}
+
+fn rule(id: &str, header: &str, sql: &str) -> Rule {
+    let text = format!(
+        "-- id: {id}\n-- title: {id}\n-- severity: Warning\n-- mitre: T1078\n-- level: Metadata\n-- description: test\n{header}\n{sql}\n"
+    );
+    parse_rule(Path::new(&format!("{id}.sql")), &text).unwrap()
+}
+
+async fn engine(rules: Vec<Rule>) -> Engine {
+    Engine::new(
+        rules,
+        EngineOptions {
+            lists: Lists::default(),
+            ..EngineOptions::default()
+        },
+    )
+    .await
+}
+
+async fn feed(engine: &mut Engine, rows: &[EventRow]) -> Vec<schemas::Alert> {
+    let batch = input_batch(rows.iter().map(|row| ("prod", row))).unwrap();
+    engine.process(&batch).await
+}
+
+#[tokio::test]
+async fn event_rules_alert_on_the_batch_with_falco_fields() {
+    let exec = rule(
+        "secret-read",
+        "-- mode: event\n-- output: {user_name} read {object_name}",
+        "SELECT cluster, audit_id, stage_at AS time, user_name, object_name FROM events WHERE object_resource = 'secrets' AND verb = 'get'",
+    );
+    let mut engine = engine(vec![exec]).await;
+    let alerts = feed(
+        &mut engine,
+        &[
+            event("a", T0, "alice", "get", "secrets", 200),
+            event("b", T0, "bob", "get", "pods", 200),
+        ],
+    )
+    .await;
+    assert_eq!(alerts.len(), 1);
+    let alert = &alerts[0];
+    assert_eq!(alert.output, "alice read obj-a");
+    assert_eq!(alert.cluster, "prod");
+    assert_eq!(alert.audit_ids, ["a"]);
+    assert_eq!(alert.source, "k8s_audit");
+    assert_eq!(alert.output_fields["ka.user.name"], "alice");
+    assert_eq!(alert.output_fields["ka.target.name"], "obj-a");
+    assert_eq!(alert.time, schemas::time::format_micros(T0));
+    // The same event again (a retried webhook batch) is suppressed.
+    let again = feed(&mut engine, &[event("a", T0, "alice", "get", "secrets", 200)]).await;
+    assert!(again.is_empty());
+    assert_eq!(engine.statuses()[0].suppressed, 1);
+}
+
+#[tokio::test]
+async fn window_rules_count_within_the_window_only() {
+    let burst = rule(
+        "forbidden-burst",
+        "-- mode: window\n-- window: 10m\n-- every: 1m\n-- filter: response_code = 403\n-- dedup: cluster, user_name\n-- suppress: 10m\n-- output: {user_name} got {n} 403s",
+        "SELECT cluster, array_agg(audit_id) AS audit_ids, max(stage_at) AS time, user_name, count(*) AS n FROM events GROUP BY cluster, user_name HAVING count(*) >= 5",
+    );
+    let mut engine = engine(vec![burst]).await;
+    // Four 403s, then a fifth 20 minutes later: never five within 10 minutes.
+    let mut rows: Vec<EventRow> = (0..4)
+        .map(|i| event(&format!("s{i}"), T0 + i * MINUTE, "slow", "get", "pods", 403))
+        .collect();
+    rows.push(event("s4", T0 + 20 * MINUTE, "slow", "get", "pods", 403));
+    // Six 403s within three minutes from someone else, and 200s that do not count.
+    for i in 0..6 {
+        rows.push(event(&format!("f{i}"), T0 + 21 * MINUTE + i * 30_000_000, "fast", "get", "pods", 403));
+        rows.push(event(&format!("ok{i}"), T0 + 21 * MINUTE, "slow", "get", "pods", 200));
+    }
+    let mut alerts = Vec::new();
+    for row in rows {
+        alerts.extend(feed(&mut engine, std::slice::from_ref(&row)).await);
+    }
+    alerts.extend(engine.finish().await);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].output_fields["ka.user.name"], "fast");
+    assert!(alerts[0].audit_ids.len() >= 5);
+    assert!(engine.statuses()[0].window_rows <= 7);
+}
+
+#[tokio::test]
+async fn sequence_rules_join_new_events_with_earlier_ones() {
+    let sequence = rule(
+        "create-then-exec",
+        "-- mode: sequence\n-- window: 30m\n-- filter: verb = 'create'\n-- output: {user_name} created then exec'd",
+        "SELECT n.cluster, make_array(c.audit_id, n.audit_id) AS audit_ids, n.user_name FROM new_events n JOIN events c ON c.user_name = n.user_name AND c.object_resource = 'pods' AND n.object_resource = 'pods/exec' AND c.stage_at < n.stage_at",
+    );
+    let mut engine = engine(vec![sequence]).await;
+    assert!(feed(&mut engine, &[event("c1", T0, "mallory", "create", "pods", 201)]).await.is_empty());
+    let alerts = feed(&mut engine, &[event("x1", T0 + 5 * MINUTE, "mallory", "create", "pods/exec", 101)]).await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].audit_ids, ["c1", "x1"]);
+    // Outside the window the earlier create is forgotten.
+    let late = feed(&mut engine, &[event("x2", T0 + 50 * MINUTE, "mallory", "create", "pods/exec", 101)]).await;
+    assert!(late.is_empty());
+}
+
+#[tokio::test]
+async fn a_failing_rule_is_reported_and_the_others_run() {
+    let broken = rule(
+        "broken",
+        "-- mode: event\n-- output: x",
+        "SELECT cluster, audit_id FROM events WHERE no_such_column = 1",
+    );
+    let runtime_error = rule(
+        "divides",
+        "-- mode: event\n-- output: x",
+        "SELECT cluster, audit_id, json_values(user_name, '$[') AS v FROM events",
+    );
+    let fine = rule(
+        "all",
+        "-- mode: event\n-- output: {user_name}",
+        "SELECT cluster, audit_id, user_name FROM events",
+    );
+    let mut engine = engine(vec![broken, runtime_error, fine]).await;
+    let alerts = feed(&mut engine, &[event("a", T0, "alice", "get", "pods", 200)]).await;
+    assert_eq!(alerts.len(), 1);
+    let statuses = engine.statuses();
+    assert_eq!(statuses[0].state, "failed");
+    assert!(statuses[0].error.as_deref().unwrap().contains("broken.sql"), "{statuses:?}");
+    assert_eq!(statuses[1].failures, 1);
+    assert!(statuses[1].error.as_deref().unwrap().contains("JSONPath"));
+    assert_eq!(statuses[2].alerts, 1);
+}

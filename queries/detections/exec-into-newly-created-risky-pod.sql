@@ -1,0 +1,86 @@
+-- id: exec-into-newly-created-risky-pod
+-- title: Exec or attach into a privileged or host-mounting pod soon after it was created
+-- severity: Warning
+-- mitre: T1611, T1609, T1610
+-- tags: execution, privilege-escalation, container-escape, sequence
+-- behaviours: 94
+-- level: Request
+-- mode: sequence
+-- window: 30m
+-- filter: object_resource = 'pods'
+--   AND ((object_subresource IS NULL AND verb = 'create'
+--         AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
+--         AND response_code BETWEEN 200 AND 299)
+--     OR (object_subresource IN ('exec', 'attach') AND stage = 'ResponseStarted'))
+-- dedup: cluster, object_namespace, object_name, user_name
+-- suppress: 30m
+-- output: {user_name} opened {object_subresource} ({command}) in pod {object_namespace}/{object_name} {minutes_after_create} min after {creator} created it with {risk} (images {images}) from {source_ip}
+-- description: A pod was created with the power to escape to its node (a privileged container,
+--   SYS_ADMIN or ALL capabilities, the host's PID or IPC namespace, or a hostPath volume) and
+--   within 30 minutes someone opened an interactive exec or attach session in it. Creating such
+--   a pod and stepping into it is the usual path from API access to root on a node; each step
+--   alone is common enough, together they rarely are. Node debugging with "kubectl debug node"
+--   produces the same pattern and is reported on purpose. Needs the Request level for pods
+--   (the pod spec); a pod named by the API server (generateName, i.e. created by a controller)
+--   is only matched at RequestResponse, where the response carries its name.
+WITH created AS (
+  SELECT cluster,
+         audit_id,
+         COALESCE(stage_at, request_received_at) AS created_at,
+         user_name AS creator,
+         object_namespace AS ns,
+         COALESCE(NULLIF(object_name, ''),
+                  json_value(response_object, '$.metadata.name'),
+                  json_value(request_object, '$.metadata.name')) AS pod,
+         -- containers, init containers and ephemeral containers all count
+         array_concat(json_values(request_object, '$.spec.containers[*].securityContext.privileged'),
+                      json_values(request_object, '$.spec.initContainers[*].securityContext.privileged'),
+                      json_values(request_object, '$.spec.ephemeralContainers[*].securityContext.privileged')) AS privileged_flags,
+         array_concat(json_values(request_object, '$.spec.containers[*].securityContext.capabilities.add[*]'),
+                      json_values(request_object, '$.spec.initContainers[*].securityContext.capabilities.add[*]')) AS added_caps,
+         json_value(request_object, '$.spec.hostPID') AS host_pid,
+         json_value(request_object, '$.spec.hostIPC') AS host_ipc,
+         json_values(request_object, '$.spec.volumes[*].hostPath.path') AS host_paths,
+         array_to_string(json_values(request_object, '$.spec.containers[*].image'), ', ') AS images
+  FROM events
+  WHERE object_subresource IS NULL
+    AND verb = 'create'
+),
+risky AS (
+  SELECT *,
+         concat_ws(', ',
+           CASE WHEN array_has(privileged_flags, 'true') THEN 'a privileged container' END,
+           CASE WHEN array_has(added_caps, 'SYS_ADMIN') OR array_has(added_caps, 'CAP_SYS_ADMIN')
+                  OR array_has(added_caps, 'ALL') THEN 'capability ' || array_to_string(added_caps, '+') END,
+           CASE WHEN host_pid = 'true' THEN 'hostPID' END,
+           CASE WHEN host_ipc = 'true' THEN 'hostIPC' END,
+           CASE WHEN cardinality(host_paths) > 0 THEN 'hostPath ' || array_to_string(host_paths, ', ') END
+         ) AS risk
+  FROM created
+)
+SELECT x.cluster,
+       [r.audit_id, x.audit_id] AS audit_ids,
+       x.stage_at AS time,
+       x.user_name,
+       x.source_ip,
+       x.user_agent,
+       x.verb,
+       x.object_namespace,
+       x.object_name,
+       x.object_subresource,
+       array_to_string(url_query_values(x.request_uri, 'command'), ' ') AS command,
+       r.creator,
+       r.risk,
+       r.images,
+       r.created_at,
+       CAST(floor(date_part('epoch', x.stage_at) - date_part('epoch', r.created_at)) / 60 AS BIGINT) AS minutes_after_create
+FROM new_events x
+JOIN risky r
+  ON r.cluster = x.cluster
+ AND r.ns = x.object_namespace
+ AND r.pod = x.object_name
+WHERE x.object_subresource IN ('exec', 'attach')
+  AND x.stage = 'ResponseStarted'
+  AND r.risk <> ''
+  AND x.stage_at >= r.created_at
+  AND x.stage_at <= r.created_at + INTERVAL '30 minutes'

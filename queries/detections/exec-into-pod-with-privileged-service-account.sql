@@ -1,0 +1,117 @@
+-- id: exec-into-pod-with-privileged-service-account
+-- title: Exec or attach into a pod that runs as a highly privileged service account
+-- severity: Warning
+-- mitre: T1609, T1528, T1078.004
+-- tags: execution, credential-access, privilege-escalation, sequence
+-- behaviours: 100
+-- level: Request
+-- mode: sequence
+-- window: 30d
+-- filter: COALESCE(stage, 'ResponseComplete') IN ('ResponseComplete', 'ResponseStarted')
+--   AND (
+--     (object_resource = 'pods' AND object_subresource IS NULL AND verb = 'create'
+--      AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete' AND response_code BETWEEN 200 AND 299)
+--     OR (object_resource IN ('rolebindings', 'clusterrolebindings') AND verb IN ('create', 'update', 'patch')
+--         AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete' AND response_code BETWEEN 200 AND 299)
+--     OR (object_resource = 'pods' AND object_subresource IN ('exec', 'attach') AND stage = 'ResponseStarted')
+--   )
+-- dedup: cluster, user_name, object_namespace, object_name
+-- suppress: 1h
+-- output: {user_name} opened {object_subresource} ({command}) in pod {object_namespace}/{object_name}, which runs as {service_account} ({why}), from {source_ip}
+-- description: Someone opened an exec or attach session in a pod whose service account holds
+--   powerful cluster rights. Whoever has a shell there can read the mounted token and act with
+--   those rights, so an exec into such a pod is as sensitive as being handed the account itself.
+--   A service account is "highly privileged" when it is in list privileged_service_accounts or
+--   when a (Cluster)RoleBinding to a role in list privileged_roles (cluster-admin, admin, ...)
+--   naming it was created in the last 30 days. The pod's service account comes from its creation
+--   in the last 30 days (spec.serviceAccountName); pods that do not mount a token
+--   (automountServiceAccountToken false) are skipped. Needs the Request level for pods and role
+--   bindings; pods named by the API server (generateName) need RequestResponse.
+WITH pods AS (
+  SELECT cluster,
+         audit_id,
+         COALESCE(stage_at, request_received_at) AS t,
+         object_namespace AS ns,
+         COALESCE(NULLIF(object_name, ''),
+                  json_value(response_object, '$.metadata.name'),
+                  json_value(request_object, '$.metadata.name')) AS pod,
+         'system:serviceaccount:' || object_namespace || ':'
+           || COALESCE(json_value(request_object, '$.spec.serviceAccountName'),
+                       json_value(request_object, '$.spec.serviceAccount'),
+                       'default') AS service_account,
+         json_value(request_object, '$.spec.automountServiceAccountToken') AS automount
+  FROM events
+  WHERE object_resource = 'pods'
+    AND object_subresource IS NULL
+    AND verb = 'create'
+),
+grants AS (
+  SELECT cluster,
+         object_resource,
+         object_namespace AS binding_ns,
+         object_name AS binding_name,
+         json_value(request_object, '$.roleRef.name') AS role,
+         unnest(json_values(request_object, '$.subjects[*]')) AS subject
+  FROM events
+  WHERE object_resource IN ('rolebindings', 'clusterrolebindings')
+),
+privileged AS (
+  SELECT cluster,
+         'system:serviceaccount:' || COALESCE(json_get_str(subject, 'namespace'), binding_ns) || ':'
+           || json_get_str(subject, 'name') AS service_account,
+         CASE WHEN object_resource = 'clusterrolebindings' THEN 'clusterrolebinding ' ELSE 'rolebinding ' || binding_ns || '/' END
+           || binding_name || ' -> ' || role AS why
+  FROM grants
+  WHERE json_get_str(subject, 'kind') = 'ServiceAccount'
+    AND role IN (SELECT value FROM privileged_roles)
+),
+execs AS (
+  SELECT x.*,
+         p.service_account,
+         p.audit_id AS pod_audit_id,
+         p.automount,
+         row_number() OVER (PARTITION BY x.audit_id ORDER BY p.t DESC) AS rn
+  FROM new_events x
+  JOIN pods p
+    ON p.cluster = x.cluster
+   AND p.ns = x.object_namespace
+   AND p.pod = x.object_name
+   AND p.t <= COALESCE(x.stage_at, x.request_received_at)
+  WHERE x.object_resource = 'pods'
+    AND x.object_subresource IN ('exec', 'attach')
+    AND x.stage = 'ResponseStarted'
+),
+reasons AS (
+  SELECT e.audit_id,
+         array_to_string(array_agg(DISTINCT pr.why), '; ') AS why
+  FROM execs e
+  JOIN (
+    SELECT cluster, service_account, why FROM privileged
+    UNION ALL
+    SELECT e2.cluster, l.value AS service_account, 'list privileged_service_accounts' AS why
+    FROM (SELECT DISTINCT cluster FROM execs) e2
+    CROSS JOIN privileged_service_accounts l
+  ) pr
+    ON pr.cluster = e.cluster
+   AND pr.service_account = e.service_account
+  WHERE e.rn = 1
+  GROUP BY e.audit_id
+)
+SELECT e.cluster,
+       [e.pod_audit_id, e.audit_id] AS audit_ids,
+       e.stage_at AS time,
+       e.user_name,
+       e.source_ip,
+       e.user_agent,
+       e.verb,
+       e.object_namespace,
+       e.object_name,
+       e.object_subresource,
+       array_to_string(url_query_values(e.request_uri, 'command'), ' ') AS command,
+       e.service_account,
+       r.why
+FROM execs e
+JOIN reasons r
+  ON r.audit_id = e.audit_id
+WHERE e.rn = 1
+  AND COALESCE(e.automount, 'true') <> 'false'

@@ -1,0 +1,64 @@
+-- id: serviceaccount-denied-new-user-agent
+-- title: Service account refused while using a new client
+-- severity: Notice
+-- mitre: T1078.004, T1528
+-- tags: credential-access, discovery, baseline, service-account
+-- behaviours: 11
+-- level: Metadata
+-- mode: sequence
+-- window: 7d
+-- filter: COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
+--   AND authz_decision = 'forbid'
+--   AND user_name LIKE 'system:serviceaccount:%'
+-- dedup: cluster, user_name, client
+-- suppress: 1d
+-- output: {user_name} was refused {verb} {request_uri} from {source_ip} with a client it was not refused with in 7 days: {user_agent}
+-- description: A service account's request was refused, and the client program it used
+--   (user agent, versions ignored) is not one the account was refused with in the last seven
+--   days. Workloads keep using the same client; a service account token that shows up with
+--   curl, kubectl or a script and bumps into RBAC has usually been taken from its pod.
+
+-- A client is the user agent without version numbers and without client-go's trailing
+-- "kubernetes/<commit>". Nothing is reported until the window holds a day of history.
+WITH seen AS (
+    SELECT cluster,
+           stage_at,
+           user_name,
+           regexp_replace(split_part(COALESCE(user_agent, ''), ' kubernetes/', 1), '[0-9]+', 'N', 'g') AS client
+    FROM events
+),
+fresh AS (
+    SELECT cluster,
+           audit_id,
+           stage_at,
+           user_name,
+           source_ip,
+           user_agent,
+           verb,
+           request_uri,
+           object_resource,
+           object_namespace,
+           regexp_replace(split_part(COALESCE(user_agent, ''), ' kubernetes/', 1), '[0-9]+', 'N', 'g') AS client
+    FROM new_events
+    WHERE user_name NOT IN (SELECT value FROM known_controllers)
+)
+SELECT n.cluster,
+       n.audit_id,
+       n.stage_at AS time,
+       n.user_name,
+       n.client,
+       n.source_ip,
+       n.user_agent,
+       n.verb,
+       n.request_uri,
+       n.object_resource,
+       n.object_namespace
+FROM fresh n
+WHERE NOT EXISTS (SELECT 1 FROM seen s
+                  WHERE s.cluster = n.cluster
+                    AND s.user_name = n.user_name
+                    AND s.client = n.client
+                    AND s.stage_at < n.stage_at)
+  AND EXISTS (SELECT 1 FROM seen h
+              WHERE h.cluster = n.cluster
+                AND h.stage_at <= n.stage_at - INTERVAL '1 day')

@@ -1,0 +1,102 @@
+-- id: workload-container-added
+-- title: Container added to an existing workload
+-- severity: Notice
+-- mitre: T1610, T1525
+-- tags: persistence, execution, workload
+-- behaviours: 48
+-- level: RequestResponse
+-- mode: sequence
+-- window: 30d
+-- filter: object_resource IN ('deployments', 'daemonsets', 'statefulsets', 'cronjobs')
+--   AND object_subresource IS NULL
+--   AND verb IN ('create', 'update', 'patch')
+--   AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
+--   AND response_code BETWEEN 200 AND 299
+-- dedup: cluster, object_resource, object_namespace, object_name, added_containers
+-- suppress: 1h
+-- output: {user_name} added container(s) {added_containers} (images {added_images}) to {object_resource} {object_namespace}/{object_name} from {source_ip} with {user_agent}
+-- description: An update or patch of an existing Deployment, DaemonSet, StatefulSet or CronJob
+--   added a container (or init container) that the workload did not have: a sidecar injected into a
+--   running application. The new container runs next to the application with its service account,
+--   volumes, secrets and network, which makes sidecar injection a quiet way to persist in, or read
+--   traffic of, a trusted workload. The rule compares the container names of the workload after the
+--   write (response body, or the body of an update) with its state after the previous write seen in
+--   the last 30 days; a JSON patch that adds to the container list is reported without history.
+--   Image bumps, restarts and scaling do not change the container set and are not reported.
+WITH new_writes AS (
+  SELECT DISTINCT audit_id FROM new_events WHERE verb IN ('update', 'patch')
+),
+touched AS (
+  -- the window's writes of the workloads the new events changed (the new writes included)
+  SELECT e.*
+  FROM events e
+  JOIN (SELECT DISTINCT cluster, object_resource, object_namespace, object_name
+        FROM new_events
+        WHERE verb IN ('update', 'patch')) w
+    ON w.cluster = e.cluster
+   AND w.object_resource = e.object_resource
+   AND w.object_namespace = e.object_namespace
+   AND w.object_name = e.object_name
+),
+states AS (
+  -- the workload after each write: the response body, else the full body of a create or update
+  SELECT cluster, audit_id, COALESCE(stage_at, request_received_at) AS at, user_name, source_ip,
+         user_agent, verb, object_resource, object_namespace, object_name,
+         COALESCE(response_object,
+                  CASE WHEN verb IN ('create', 'update') THEN request_object END) AS after_object
+  FROM touched
+),
+named AS (
+  SELECT s.*,
+         json_values(after_object, '$.spec..["containers","initContainers"][*].name') AS names
+  FROM states s
+  WHERE after_object IS NOT NULL
+),
+compared AS (
+  -- each new write next to the latest earlier state of the same workload
+  SELECT n.*, p.names AS names_before,
+         row_number() OVER (PARTITION BY n.cluster, n.audit_id ORDER BY p.at DESC) AS recency
+  FROM named n
+  JOIN new_writes w ON w.audit_id = n.audit_id
+  JOIN named p
+    ON p.cluster = n.cluster
+   AND p.object_resource = n.object_resource
+   AND p.object_namespace = n.object_namespace
+   AND p.object_name = n.object_name
+   AND p.at < n.at
+),
+diffed AS (
+  SELECT cluster, audit_id, at, user_name, source_ip, user_agent, object_resource,
+         object_namespace, object_name, after_object,
+         unnest(array_except(names, names_before)) AS added
+  FROM compared
+  WHERE recency = 1
+),
+added AS (
+  SELECT cluster, audit_id, at, user_name, source_ip, user_agent, object_resource,
+         object_namespace, object_name, added,
+         -- container names are DNS labels: no quotes to escape
+         json_value(after_object,
+                    '$.spec..["containers","initContainers"][?@.name=="' || added || '"].image')
+           AS added_image
+  FROM diffed
+  UNION ALL
+  -- a JSON patch (RFC 6902) that adds to a container list needs no history
+  SELECT cluster, audit_id, COALESCE(stage_at, request_received_at) AS at, user_name, source_ip,
+         user_agent, object_resource, object_namespace, object_name,
+         json_get_str(operation, 'value', 'name') AS added,
+         json_get_str(operation, 'value', 'image') AS added_image
+  FROM (SELECT e.*, unnest(json_values(request_object, '$[?@.op=="add"]')) AS operation
+        FROM new_events e
+        WHERE verb = 'patch')
+  WHERE regexp_like(json_get_str(operation, 'path'),
+                    '^/spec/(jobTemplate/spec/)?template/spec/(initContainers|containers)/(-|[0-9]+)$')
+)
+SELECT cluster, audit_id, min(at) AS time, user_name, source_ip, user_agent, object_resource,
+       object_namespace, object_name,
+       array_to_string(array_sort(array_agg(DISTINCT added)), ', ') AS added_containers,
+       array_to_string(array_sort(array_agg(DISTINCT added_image)), ', ') AS added_images
+FROM added
+WHERE added IS NOT NULL
+GROUP BY cluster, audit_id, user_name, source_ip, user_agent, object_resource, object_namespace,
+         object_name

@@ -1,0 +1,222 @@
+//! Detection inside `serve`: a thread that takes the events the WAL made durable, gathers them
+//! into batches, runs the rule pack, and publishes alerts to the outbox (the alert log, then the
+//! sinks). At start it refills window rules from the stored events and remembers the alerts
+//! already sent, so a restart neither forgets history nor repeats alerts.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use analyze::alerts::log::LogReader;
+use analyze::alerts::sink::SinkRunner;
+use analyze::alerts::Outbox;
+use analyze::detect::{detection_schema, input_batch, Engine, EngineOptions, Rule};
+use analyze::{open_session, QueryOptions};
+use anyhow::Context;
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::TryStreamExt;
+use ingest::pipeline::{Tap, Tapped};
+use schemas::EventRow;
+
+/// Requests' worth of events waiting for the engine at most.
+pub const TAP_QUEUE: usize = 256;
+/// The engine runs once this many events wait, or [`MAX_BATCH_WAIT`] after the first.
+pub const MAX_BATCH_EVENTS: usize = 16_384;
+pub const MAX_BATCH_WAIT: Duration = Duration::from_millis(250);
+/// How often quiet window rules are given the time.
+const CLOCK_TICK: Duration = Duration::from_secs(1);
+
+/// The running detection thread.
+pub struct Detection {
+    thread: JoinHandle<()>,
+}
+
+/// Starts detection. The returned [`Tap`] goes into the pipeline's config; when the pipeline
+/// stops (dropping every sender), the thread publishes what is left, stops the sinks and ends.
+pub fn start(
+    rules: Vec<Rule>,
+    options: EngineOptions,
+    data_dir: &Path,
+    sinks: Vec<SinkRunner>,
+    runtime: tokio::runtime::Handle,
+) -> anyhow::Result<(Tap, Detection)> {
+    let outbox = {
+        let _entered = runtime.enter();
+        Outbox::start(data_dir, sinks).context("cannot open the alert log")?
+    };
+    let (tx, rx) = mpsc::sync_channel(TAP_QUEUE);
+    let data_dir = data_dir.to_path_buf();
+    let thread = std::thread::Builder::new()
+        .name("auditlens-detect".into())
+        .spawn(move || {
+            let local = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(local) => local,
+                Err(error) => {
+                    tracing::error!(%error, "cannot start the detection runtime; no detection");
+                    return;
+                }
+            };
+            local.block_on(run(rules, options, data_dir, outbox, rx));
+        })
+        .context("cannot start the detection thread")?;
+    Ok((Tap(tx), Detection { thread }))
+}
+
+impl Detection {
+    /// Waits for the thread, after the pipeline stopped.
+    pub fn join(self) {
+        if self.thread.join().is_err() {
+            tracing::error!("the detection thread panicked");
+        }
+    }
+}
+
+async fn run(
+    rules: Vec<Rule>,
+    options: EngineOptions,
+    data_dir: PathBuf,
+    mut outbox: Outbox,
+    rx: Receiver<Tapped>,
+) {
+    let mut engine = Engine::new(rules, options).await;
+    let loaded = engine.statuses().iter().filter(|s| s.state == "ok").count();
+    tracing::info!(rules = loaded, "detection rules loaded");
+    seed_windows(&mut engine, &data_dir).await;
+    match LogReader::new(&data_dir).read_all() {
+        Ok(sent) => engine.remember(&sent),
+        Err(error) => tracing::warn!(%error, "cannot read past alerts; some may be sent again"),
+    }
+    let mut pending: Vec<(String, EventRow)> = Vec::new();
+    let mut first_pending: Option<Instant> = None;
+    let mut last_tick = Instant::now();
+    loop {
+        let wait = match first_pending {
+            Some(first) => MAX_BATCH_WAIT.saturating_sub(first.elapsed()),
+            None => CLOCK_TICK,
+        };
+        let mut closed = false;
+        match rx.recv_timeout(wait) {
+            Ok(tapped) => {
+                first_pending.get_or_insert_with(Instant::now);
+                let cluster = tapped.cluster;
+                pending.extend(tapped.events.into_iter().map(|row| (cluster.clone(), row)));
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => closed = true,
+        }
+        let due = closed
+            || pending.len() >= MAX_BATCH_EVENTS
+            || first_pending.is_some_and(|first| first.elapsed() >= MAX_BATCH_WAIT);
+        if due && !pending.is_empty() {
+            pending.sort_by_key(|(_, row)| row.partition_time());
+            let batch = input_batch(pending.iter().map(|(cluster, row)| (cluster.as_str(), row)));
+            pending.clear();
+            first_pending = None;
+            match batch {
+                Ok(batch) => {
+                    let alerts = engine.process(&batch).await;
+                    publish(&mut outbox, &alerts);
+                }
+                Err(error) => tracing::error!(%error, "cannot build a detection batch; events skipped"),
+            }
+        }
+        if last_tick.elapsed() >= CLOCK_TICK {
+            last_tick = Instant::now();
+            let alerts = engine.advance(chrono::Utc::now().timestamp_micros()).await;
+            publish(&mut outbox, &alerts);
+        }
+        if closed {
+            break;
+        }
+    }
+    outbox.shutdown().await;
+}
+
+fn publish(outbox: &mut Outbox, alerts: &[schemas::Alert]) {
+    if alerts.is_empty() {
+        return;
+    }
+    if let Err(error) = outbox.publish(alerts) {
+        // Without the log there is no outbox: say so loudly, with what was lost.
+        for alert in alerts {
+            tracing::error!(%error, rule = %alert.rule_id, output = %alert.output, "alert not stored");
+        }
+    }
+}
+
+/// Fills each window and sequence rule's window from the stored events of its length.
+async fn seed_windows(engine: &mut Engine, data_dir: &Path) {
+    let wanted: Vec<(String, String, Duration)> = engine
+        .rules()
+        .filter(|rule| !rule.disabled)
+        .filter_map(|rule| {
+            let spec = rule.window.as_ref()?;
+            Some((rule.id.clone(), spec.filter.clone(), spec.length))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let session = match open_session(data_dir, &QueryOptions::default()).await {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read stored events; windows start empty");
+            return;
+        }
+    };
+    let columns: Vec<String> = detection_schema()
+        .fields()
+        .iter()
+        .map(|field| match field.name().as_str() {
+            "cluster" => "CAST(cluster AS VARCHAR) AS cluster".to_string(),
+            name => format!("\"{name}\""),
+        })
+        .collect();
+    let now = chrono::Utc::now();
+    for (rule_id, filter, length) in wanted {
+        let since = now - chrono::Duration::from_std(length).unwrap_or(chrono::Duration::days(3650));
+        let sql = format!(
+            "SELECT {} FROM events WHERE stage_at >= TIMESTAMP '{}' AND ({filter}) ORDER BY stage_at",
+            columns.join(", "),
+            since.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        );
+        match collect(&session, &sql).await {
+            Ok(batches) => {
+                let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+                engine.seed(&rule_id, batches);
+                if rows > 0 {
+                    tracing::info!(rule = %rule_id, rows, "window refilled from stored events");
+                }
+            }
+            Err(error) => tracing::warn!(rule = %rule_id, %error, "cannot refill the window from stored events"),
+        }
+    }
+}
+
+async fn collect(
+    session: &datafusion::prelude::SessionContext,
+    sql: &str,
+) -> anyhow::Result<Vec<RecordBatch>> {
+    let frame = session.sql(sql).await?;
+    let stream = frame.execute_stream().await?;
+    let batches: Vec<RecordBatch> = stream.try_collect().await?;
+    let mut matching = Vec::with_capacity(batches.len());
+    for batch in batches {
+        // Same columns in the same order; the schema object must be the engine's.
+        matching.push(RecordBatch::try_new(detection_schema(), batch.columns().to_vec())?);
+    }
+    Ok(matching)
+}
+
+/// The host name alerts carry.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "auditlens".into())
+}
