@@ -12,6 +12,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cmd::Cli::parse();
+    // One TLS crypto provider for every client and server in the process (alert webhooks).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     logging::init(cli.log_format, cli.command.default_log_level());
     match cmd::run(cli.command) {
         Ok(code) => code,

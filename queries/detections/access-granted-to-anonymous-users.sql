@@ -6,14 +6,15 @@
 -- behaviours: 55
 -- level: Request
 -- mode: event
--- output: {user_name} granted {role_ref} to {granted_to} with {object_resource} {object_name} (namespace {object_namespace}) from {source_ip}
+-- output: {user_name} granted {role_ref} to {granted_to} with {object_resource} {target} from {source_ip}
 -- description: A binding gives a role to system:anonymous, to the group system:unauthenticated,
 --   or to system:authenticated (every identity the cluster accepts; on some managed platforms any
 --   account of the cloud provider). Anyone who can reach the API server then holds these rights
 --   without credentials of their own. The default discovery roles Kubernetes itself binds to
 --   these groups are not reported.
 SELECT cluster, audit_id, stage_at AS time, user_name, user_agent, source_ip, verb,
-       object_resource, object_namespace, object_name, role_ref, granted_to
+       object_resource, object_namespace, object_name,
+       COALESCE(object_namespace || '/', '') || object_name AS target, role_ref, granted_to
 FROM (
   SELECT *,
          COALESCE(json_value(request_object, '$.roleRef.name'),

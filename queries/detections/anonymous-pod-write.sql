@@ -8,7 +8,7 @@
 -- mode: event
 -- dedup: cluster, source_ip, object_namespace, object_name
 -- suppress: 10m
--- output: Anonymous {verb} of pod {object_namespace}/{object_name} {object_subresource} allowed from {source_ip} ({user_agent}): {authz_reason}
+-- output: Anonymous {verb} of {target} allowed from {source_ip} ({user_agent}): {authz_reason}
 -- description: A request without credentials was allowed to create, update or patch a pod (or
 --   one of its subresources such as exec or ephemeralcontainers). Anyone who can reach the
 --   API server can then run code in the cluster. This is how exposed clusters get
@@ -25,6 +25,7 @@ SELECT cluster,
        object_namespace,
        object_name,
        object_subresource,
+       'pod ' || concat_ws('/', object_namespace, object_name) || COALESCE(' (' || object_subresource || ')', '') AS target,
        response_code,
        authz_reason
 FROM events

@@ -1,5 +1,5 @@
 -- id: denied-burst-then-write
--- title: Burst of denied requests followed by a successful write from the same identity and address
+-- title: Burst of denied requests followed by a first successful write from the same identity and address
 -- severity: Warning
 -- mitre: T1613, T1078, T1098
 -- tags: discovery, privilege-escalation, sequence
@@ -19,11 +19,13 @@
 -- suppress: 30m
 -- output: {user_name} from {source_ip} was denied {denied_count} requests on {denied_targets} distinct targets ({probed}) in the 30 min before succeeding with {verb} {object_resource} {target} ({user_agent})
 -- description: One identity, from one address, was refused at least 10 requests touching at least
---   3 different resources or URLs within 30 minutes, and then a create, update, patch or delete
---   succeeded. Probing what a stolen credential may do and then using the first permission that
---   works is how an intruder turns enumeration into a foothold; a misconfigured application
---   usually fails on one or two resources, not many. Nodes and control-plane components are
---   ignored; access reviews ("kubectl auth can-i") count neither as denials nor as writes.
+--   3 different resources or URLs within 30 minutes, and then its first successful create,
+--   update, patch or delete of that half hour went through. Probing what a stolen credential
+--   may do and then using the first permission that works is how an intruder turns
+--   enumeration into a foothold. A misconfigured application usually fails on one or two
+--   resources, not many, and people or pipelines at work keep writing between their occasional
+--   refusals, so neither matches. Nodes and control-plane components are ignored; access
+--   reviews ("kubectl auth can-i") count neither as denials nor as writes.
 WITH denied AS (
   SELECT cluster,
          audit_id,
@@ -48,8 +50,13 @@ writes AS (
          object_resource,
          object_namespace,
          object_name,
-         COALESCE(object_namespace || '/', '') ||
-           COALESCE(NULLIF(object_name, ''), json_value(response_object, '$.metadata.name'), '') AS target
+         -- objects named by the API server (generateName) have their name in the response
+         CASE
+           WHEN COALESCE(object_name, '') <> '' THEN COALESCE(object_namespace || '/', '') || object_name
+           WHEN json_value(response_object, '$.metadata.name') IS NOT NULL
+             THEN COALESCE(object_namespace || '/', '') || json_value(response_object, '$.metadata.name')
+           ELSE COALESCE('namespace ' || object_namespace, 'cluster-wide')
+         END AS target
   FROM new_events
   WHERE verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
     AND response_code BETWEEN 200 AND 299
@@ -77,6 +84,19 @@ JOIN denied d
  AND d.source_ip = w.source_ip
  AND d.t < w.t
  AND d.t >= w.t - INTERVAL '30 minutes'
+-- the first successful write of this identity and address for 30 minutes: someone working
+-- normally writes all along and meets an occasional refusal; a foothold comes after the probing
+WHERE NOT EXISTS (
+  SELECT 1
+  FROM events p
+  WHERE p.cluster = w.cluster
+    AND p.user_name = w.user_name
+    AND p.source_ip = w.source_ip
+    AND p.verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
+    AND p.response_code BETWEEN 200 AND 299
+    AND COALESCE(p.stage_at, p.request_received_at) < w.t
+    AND COALESCE(p.stage_at, p.request_received_at) >= w.t - INTERVAL '30 minutes'
+)
 GROUP BY w.cluster, w.audit_id, w.t, w.user_name, w.source_ip, w.user_agent, w.verb,
          w.object_resource, w.object_namespace, w.object_name, w.target
 HAVING count(DISTINCT d.audit_id) >= 10

@@ -29,10 +29,11 @@ SELECT cluster,
        verb,
        object_namespace,
        object_name,
-       array_to_string(
-         array_concat(json_values(request_object, '$.spec.ephemeralContainers[*].image'),
-                      json_values(request_object, '$.ephemeralContainers[*].image')),
-         ', ') AS image,
+       COALESCE(NULLIF(array_to_string(
+                  array_concat(json_values(request_object, '$.spec.ephemeralContainers[*].image'),
+                               json_values(request_object, '$.ephemeralContainers[*].image')),
+                  ', '), ''),
+                'image not logged') AS image,
        array_to_string(
          array_concat(json_values(request_object, '$.spec.ephemeralContainers[*].name'),
                       json_values(request_object, '$.ephemeralContainers[*].name')),

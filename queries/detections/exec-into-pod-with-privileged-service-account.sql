@@ -107,7 +107,7 @@ SELECT e.cluster,
        e.object_namespace,
        e.object_name,
        e.object_subresource,
-       array_to_string(url_query_values(e.request_uri, 'command'), ' ') AS command,
+       COALESCE(NULLIF(array_to_string(url_query_values(e.request_uri, 'command'), ' '), ''), '(no command)') AS command,
        e.service_account,
        r.why
 FROM execs e

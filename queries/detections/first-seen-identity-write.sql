@@ -10,7 +10,7 @@
 -- filter: verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
 --   AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
 --   AND response_code BETWEEN 200 AND 299
---   AND object_subresource IS DISTINCT FROM 'status'
+--   AND COALESCE(object_subresource, '') <> 'status'
 --   AND COALESCE(object_resource, '') NOT IN ('leases', 'events', 'tokenreviews', 'subjectaccessreviews',
 --                                             'selfsubjectaccessreviews', 'selfsubjectrulesreviews',
 --                                             'localsubjectaccessreviews')
@@ -39,8 +39,13 @@ WITH writes AS (
          object_resource,
          object_namespace,
          object_name,
-         COALESCE(object_namespace || '/', '') ||
-           COALESCE(NULLIF(object_name, ''), json_value(response_object, '$.metadata.name'), '') AS target
+         -- objects named by the API server (generateName) have their name in the response
+         CASE
+           WHEN COALESCE(object_name, '') <> '' THEN COALESCE(object_namespace || '/', '') || object_name
+           WHEN json_value(response_object, '$.metadata.name') IS NOT NULL
+             THEN COALESCE(object_namespace || '/', '') || json_value(response_object, '$.metadata.name')
+           ELSE COALESCE('namespace ' || object_namespace, 'cluster-wide')
+         END AS target
   FROM new_events
 ),
 history AS (

@@ -21,7 +21,7 @@
 --   AND user_name NOT IN ('system:kube-controller-manager', 'system:kube-scheduler', 'system:apiserver')
 -- dedup: cluster, user_name
 -- suppress: 15m
--- output: {user_name} deleted {deleted_objects} objects in 5 minutes ({kinds}) across namespaces {namespaces} from {source_ips}
+-- output: {user_name} deleted {deleted_objects} objects in 5 minutes ({kinds}) across namespaces {namespaces} from {addresses}
 -- description: One identity deleted at least 20 namespaces, pods, volumes and claims, secrets,
 --   config maps, workloads or services within five minutes (a deletecollection counts as one).
 --   Wiping an application or a cluster through the API (sabotage, ransom, or a script run
@@ -50,7 +50,7 @@ SELECT cluster,
        count(DISTINCT object_key) AS deleted_objects,
        array_to_string(array_agg(DISTINCT object_resource), ', ') AS kinds,
        array_to_string(array_agg(DISTINCT COALESCE(object_namespace, '(cluster)')), ', ') AS namespaces,
-       array_to_string(array_agg(DISTINCT source_ip), ', ') AS source_ips
+       array_to_string(array_agg(DISTINCT source_ip), ', ') AS addresses
 FROM deletions
 GROUP BY cluster, user_name
 HAVING count(DISTINCT object_key) >= 20

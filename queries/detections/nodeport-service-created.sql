@@ -28,12 +28,12 @@ SELECT cluster,
        verb,
        object_namespace,
        object_name,
-       array_to_string(json_values(request_object, '$.spec.ports[*].port'), ', ') AS ports,
+       COALESCE(NULLIF(array_to_string(json_values(request_object, '$.spec.ports[*].port'), ', '), ''), 'unchanged') AS ports,
        -- node ports the client chose, else those the API server assigned (RequestResponse)
        COALESCE(NULLIF(array_to_string(json_values(request_object, '$.spec.ports[*].nodePort'), ', '), ''),
                 NULLIF(array_to_string(json_values(response_object, '$.spec.ports[*].nodePort'), ', '), ''),
                 'assigned by the cluster') AS node_ports,
-       COALESCE(json_value(request_object, '$.spec.selector'), '{}') AS selector,
+       COALESCE(json_value(request_object, '$.spec.selector'), 'unchanged') AS selector,
        response_code
 FROM events
 WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'

@@ -6,7 +6,7 @@
 -- behaviours: 89
 -- level: Metadata
 -- mode: event
--- output: {user_name} {verb} {object_resource} {target} from {source_ip} ({user_agent})
+-- output: {user_name} {action} {object_resource} {target} from {source_ip} ({user_agent})
 -- description: Someone deleted a PersistentVolumeClaim, a PersistentVolume or a volume snapshot.
 --   With the common Delete reclaim policy, deleting a claim destroys the disk behind it, and
 --   deleting snapshots removes the way back; this is how data is destroyed or held to ransom
@@ -19,6 +19,7 @@ SELECT cluster,
        source_ip,
        user_agent,
        verb,
+       CASE verb WHEN 'deletecollection' THEN 'deleted all' ELSE 'deleted' END AS action,
        object_resource,
        object_namespace,
        object_name,

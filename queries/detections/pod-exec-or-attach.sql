@@ -9,7 +9,7 @@
 -- mode: event
 -- dedup: cluster, user_name, object_namespace, object_name, object_subresource, command
 -- suppress: 10m
--- output: {user_name} opened {object_subresource} into pod {object_namespace}/{object_name} (container {container}, command {command}) from {source_ip} with {user_agent}
+-- output: {user_name} opened {object_subresource} into pod {object_namespace}/{object_name} (container {container}): {command} from {source_ip} with {user_agent}
 -- description: Someone opened an interactive session into a running container: `exec` runs a
 --   new process in it, `attach` connects to the terminal of its main process. Either gives the
 --   caller the container's files, network position and service-account token. Routine for
@@ -33,11 +33,14 @@ SELECT cluster,
        object_subresource,
        COALESCE(url_query_values(request_uri, 'container')[1],
                 json_value(request_object, '$.container')) AS container,
-       array_to_string(
-         CASE WHEN cardinality(url_query_values(request_uri, 'command')) > 0
-              THEN url_query_values(request_uri, 'command')
-              ELSE json_values(request_object, '$.command[*]')
-         END, ' ') AS command
+       -- attach runs nothing new: it joins the container's main process
+       CASE WHEN object_subresource = 'attach' THEN '(main process)'
+            ELSE array_to_string(
+                   CASE WHEN cardinality(url_query_values(request_uri, 'command')) > 0
+                        THEN url_query_values(request_uri, 'command')
+                        ELSE json_values(request_object, '$.command[*]')
+                   END, ' ')
+       END AS command
 FROM events
 WHERE object_resource = 'pods'
   AND object_subresource IN ('exec', 'attach')

@@ -28,7 +28,8 @@ SELECT cluster,
        verb,
        object_namespace,
        object_name,
-       array_to_string(url_query_values(request_uri, 'ports'), ',') AS ports
+       COALESCE(NULLIF(array_to_string(url_query_values(request_uri, 'ports'), ','), ''),
+                'not logged') AS ports
 FROM events
 WHERE object_resource = 'pods'
   AND object_subresource = 'portforward'

@@ -6,13 +6,14 @@
 -- behaviours: 56
 -- level: Request
 -- mode: event
--- output: {user_name} granted {role_ref} to service account(s) {service_accounts} with {object_resource} {object_name} (namespace {object_namespace}) from {source_ip}
+-- output: {user_name} granted {role_ref} to service account(s) {service_accounts} with {object_resource} {target} from {source_ip}
 -- description: A RoleBinding or ClusterRoleBinding was created with a ServiceAccount subject.
 --   Service-account tokens live inside pods, so rights granted to a service account are rights
 --   for whoever runs code in those pods. Use this trail to see which workloads gained which
 --   roles. Control-plane components and kube-system controllers are not reported.
 SELECT cluster, audit_id, stage_at AS time, user_name, user_agent, source_ip, verb,
-       object_resource, object_namespace, object_name, role_ref, service_accounts
+       object_resource, object_namespace, object_name,
+       COALESCE(object_namespace || '/', '') || object_name AS target, role_ref, service_accounts
 FROM (
   SELECT *,
          COALESCE(json_value(request_object, '$.roleRef.name'),

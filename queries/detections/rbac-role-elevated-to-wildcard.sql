@@ -6,7 +6,7 @@
 -- behaviours: 57
 -- level: Request
 -- mode: event
--- output: {user_name} {verb} {object_resource} {object_name} (namespace {object_namespace}); it now has wildcard rules {rules} (from {source_ip})
+-- output: {user_name} {verb} {object_resource} {target}; it now has wildcard rules {rules} (from {source_ip})
 -- description: An update or patch left a Role or ClusterRole with '*' as a verb or a resource.
 --   Widening a role that is already bound gives its existing subjects every right at once,
 --   without a new binding that reviewers would notice. The stored object (logged at level
@@ -15,6 +15,7 @@
 --   controllers (such as the ClusterRole aggregation controller) are not reported.
 SELECT cluster, audit_id, stage_at AS time, user_name, user_agent, source_ip, verb,
        object_resource, object_namespace, object_name,
+       COALESCE(object_namespace || '/', '') || object_name AS target,
        json_value(stored, '$.rules') AS rules
 FROM (
   SELECT *, COALESCE(response_object, request_object) AS stored

@@ -6,7 +6,7 @@
 -- behaviours: 61
 -- level: Request
 -- mode: event
--- output: {user_name} {verb} {object_resource} {object_name} (namespace {object_namespace}) granting {reasons} from {source_ip}
+-- output: {user_name} {verb} {object_resource} {target} granting {reasons} from {source_ip}
 -- description: A Role or ClusterRole was created or changed so that it grants a permission that
 --   leads to more permissions: the escalate, bind or impersonate verbs; minting service-account
 --   tokens (serviceaccounts/token); writing roles or bindings; or reading secrets (which hold
@@ -15,6 +15,7 @@
 --   kube-system controllers are not reported.
 SELECT cluster, audit_id, stage_at AS time, user_name, user_agent, source_ip, verb,
        object_resource, object_namespace, object_name,
+       COALESCE(object_namespace || '/', '') || object_name AS target,
        concat_ws(', ',
          CASE WHEN escalation_verbs <> '' THEN 'verbs ' || escalation_verbs END,
          CASE WHEN mints_tokens THEN 'create serviceaccounts/token' END,

@@ -7,12 +7,13 @@
 -- equivalents: ClusterRole With Pod Exec Created | Kubernetes.Role.PodExec
 -- level: Request
 -- mode: event
--- output: {user_name} created {object_resource} {object_name} (namespace {object_namespace}) granting {exec_resources}: {rules} from {source_ip}
+-- output: {user_name} created {object_resource} {target} granting {exec_resources}: {rules} from {source_ip}
 -- description: A Role or ClusterRole was created that grants pods/exec or pods/attach. Whoever
 --   holds it can run commands inside pods and use their service-account tokens, mounted secrets
 --   and network position. Control-plane components and kube-system controllers are not reported.
 SELECT cluster, audit_id, stage_at AS time, user_name, user_agent, source_ip, verb,
        object_resource, object_namespace, object_name,
+       COALESCE(object_namespace || '/', '') || object_name AS target,
        array_to_string(array_intersect(json_values(request_object, '$.rules[*].resources[*]'),
                                        make_array('pods/exec', 'pods/attach', 'pods/*')), ', ') AS exec_resources,
        json_value(request_object, '$.rules') AS rules

@@ -7,13 +7,14 @@
 -- equivalents: ClusterRole With Wildcard Created | Kubernetes.Role.Wildcard
 -- level: Request
 -- mode: event
--- output: {user_name} created {object_resource} {object_name} (namespace {object_namespace}) with wildcard rules {rules} from {source_ip}
+-- output: {user_name} created {object_resource} {target} with wildcard rules {rules} from {source_ip}
 -- description: A Role or ClusterRole was created with '*' as a verb or a resource. A wildcard
 --   grants every current and future action or resource type, including secrets, pods/exec and
 --   RBAC itself; on a ClusterRole it amounts to cluster-admin. Roles should name what they need.
 --   Control-plane components and kube-system controllers are not reported.
 SELECT cluster, audit_id, stage_at AS time, user_name, user_agent, source_ip, verb,
        object_resource, object_namespace, object_name,
+       COALESCE(object_namespace || '/', '') || object_name AS target,
        json_value(request_object, '$.rules') AS rules
 FROM events
 WHERE object_resource IN ('roles', 'clusterroles')

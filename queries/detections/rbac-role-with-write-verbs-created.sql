@@ -7,13 +7,14 @@
 -- equivalents: ClusterRole With Write Privileges Created | Kubernetes.Role.WritePermissions
 -- level: Request
 -- mode: event
--- output: {user_name} created {object_resource} {object_name} (namespace {object_namespace}) with write verbs {write_verbs}: {rules} from {source_ip}
+-- output: {user_name} created {object_resource} {target} with write verbs {write_verbs}: {rules} from {source_ip}
 -- description: A Role or ClusterRole was created that can create, update, patch or delete
 --   objects (or non-resource URLs). Write access is what turns read-only reconnaissance into
 --   changes to workloads, secrets or RBAC; review new roles that grant it. Control-plane
 --   components and kube-system controllers are not reported.
 SELECT cluster, audit_id, stage_at AS time, user_name, user_agent, source_ip, verb,
        object_resource, object_namespace, object_name,
+       COALESCE(object_namespace || '/', '') || object_name AS target,
        array_to_string(array_intersect(json_values(request_object, '$.rules[*].verbs[*]'),
                                        make_array('create', 'update', 'patch', 'delete', 'deletecollection', '*')),
                        ', ') AS write_verbs,

@@ -8,7 +8,7 @@
 -- mode: event
 -- dedup: cluster, impersonated_user_name, object_resource, object_namespace
 -- suppress: 1h
--- output: {impersonated_user_name} ran {verb} on {object_resource} in {namespace} through Azure Arc cluster connect ({user_name}, {object_name}) from {source_ip}
+-- output: {impersonated_user_name} ran {verb} on {object_resource} {target} through Azure Arc cluster connect (as {user_name}) from {source_ip}
 -- description: Secrets or ConfigMaps outside the azure-arc and kube-system namespaces were read
 --   through Azure Arc's cluster-connect proxy, which lets Azure identities reach the cluster's
 --   API from anywhere without network access to it. The Arc agent's service account makes the
@@ -26,8 +26,10 @@ SELECT cluster,
        verb,
        object_resource,
        object_namespace,
-       COALESCE(NULLIF(object_namespace, ''), 'all namespaces') AS namespace,
-       object_name
+       object_name,
+       CASE WHEN object_name IS NOT NULL THEN object_namespace || '/' || object_name
+            WHEN COALESCE(object_namespace, '') = '' THEN 'in all namespaces'
+            ELSE 'in ' || object_namespace END AS target
 FROM events
 WHERE user_name LIKE 'system:serviceaccount:azure-arc:%'
   AND object_resource IN ('secrets', 'configmaps')

@@ -7,7 +7,7 @@
 -- equivalents: K8s Secret Get Unsuccessfully Tried
 -- level: Metadata
 -- mode: event
--- dedup: cluster, user_name, object_namespace
+-- dedup: cluster, user_name
 -- suppress: 30m
 -- output: {user_name} was denied ({response_code}) reading secret {object_namespace}/{object_name} from {source_ip} with {user_agent}
 -- description: An identity tried to read a secret it is not allowed to read (401 or 403). One

@@ -1,21 +1,24 @@
 -- id: secret-read-by-workload-identity
--- title: Secret read by a pod service account or a node
+-- title: Secret read by a pod service account outside its namespace, or by a node
 -- severity: Notice
--- mitre: T1552.007, T1078.004
+-- mitre: T1552.007, T1528
 -- tags: credential-access, secrets, service-account, node
 -- behaviours: 83
 -- level: Metadata
 -- mode: event
 -- dedup: cluster, user_name, object_namespace, object_name
--- suppress: 6h
+-- suppress: 24h
 -- output: {user_name} ({identity}) ran {verb} on secret {object_namespace}/{object_name} ({scope}) from {source_ip} with {user_agent}
--- description: A workload's service account, or a node's kubelet credential, read a secret
---   through the API. Most workloads receive secrets as mounted volumes or environment variables
---   and never call the API for them, so an API read by one is either an operator doing its job
---   (add it to known_controllers) or someone using the token stolen from it; a read in another
---   namespace than the service account's own is the stronger sign. Nodes read secrets through
---   per-object watches (fieldSelector=metadata.name) for their pods; those are not reported,
---   plain gets and broad lists are. kube-system service accounts are not reported.
+-- description: A workload's service account read a secret in another namespace than its own
+--   (or listed secrets across all namespaces), or a node's kubelet credential read a secret
+--   outside the kubelet's usual pattern. Workloads receive their own secrets as volumes or
+--   environment variables; an API read across namespaces is either an operator doing its job
+--   (add it to known_controllers) or someone using a token stolen from the pod. Kubelets read
+--   secrets only through per-object watches (fieldSelector=metadata.name) for the pods they
+--   run; a plain get or a broad list with a node credential suggests a stolen kubelet
+--   certificate. Reads inside the service account's own namespace are left to the
+--   first-reader baseline rule; kube-system and Azure Arc proxy service accounts are not
+--   reported here.
 
 WITH reads AS (
   SELECT *,
@@ -31,27 +34,31 @@ WITH reads AS (
     AND response_code BETWEEN 200 AND 299
     AND (user_name LIKE 'system:node:%'
          OR (user_name LIKE 'system:serviceaccount:%'
-             AND user_name NOT LIKE 'system:serviceaccount:kube-system:%'))
+             AND user_name NOT LIKE 'system:serviceaccount:kube-system:%'
+             AND user_name NOT LIKE 'system:serviceaccount:azure-arc:%'))
     AND user_name NOT IN (SELECT value FROM known_controllers)
 )
 SELECT cluster,
        audit_id,
        stage_at AS time,
        user_name,
-       CASE WHEN user_name LIKE 'system:node:%' THEN 'node'
+       CASE WHEN sa_namespace IS NULL THEN 'node'
             ELSE 'service account' || COALESCE(' of pod ' || pod_name, '') END AS identity,
        pod_name,
        source_ip,
        user_agent,
        verb,
+       request_uri,
        object_namespace,
        object_name,
        CASE WHEN COALESCE(object_namespace, '') = '' THEN 'all namespaces'
-            WHEN sa_namespace IS NULL THEN 'namespace ' || object_namespace
-            WHEN sa_namespace <> object_namespace THEN 'another namespace'
-            ELSE 'own namespace' END AS scope
+            WHEN sa_namespace IS NULL THEN 'node credential'
+            ELSE 'outside namespace ' || sa_namespace END AS scope
 FROM reads
--- the kubelet's own pattern: list/watch of one secret by name for a pod it runs
-WHERE NOT (user_name LIKE 'system:node:%'
-           AND verb = 'list'
-           AND request_uri LIKE '%fieldSelector=metadata.name%')
+WHERE CASE
+        -- kubelet: anything but its list/watch of one secret by name
+        WHEN sa_namespace IS NULL
+          THEN NOT (verb = 'list' AND request_uri LIKE '%fieldSelector=metadata.name%')
+        -- service account: another namespace, or all of them
+        ELSE COALESCE(object_namespace, '') <> sa_namespace
+      END

@@ -70,5 +70,5 @@ WHERE (
   -- the tool managing itself: its service accounts live in its own namespace or in a
   -- security namespace (cluster-scoped webhook configurations have no namespace)
   AND NOT (c.user_name LIKE 'system:serviceaccount:%'
-           AND (split_part(c.user_name, ':', 3) = c.object_namespace
+           AND (split_part(c.user_name, ':', 3) = COALESCE(c.object_namespace, '')
                 OR split_part(c.user_name, ':', 3) IN (SELECT value FROM security_namespaces)))

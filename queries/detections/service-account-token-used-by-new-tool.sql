@@ -34,7 +34,10 @@ WITH uses AS (
          object_namespace,
          object_name,
          response_code,
-         COALESCE(object_namespace || '/', '') || COALESCE(object_name, '') AS target,
+         CASE
+           WHEN COALESCE(object_name, '') <> '' THEN COALESCE(object_namespace || '/', '') || object_name
+           ELSE COALESCE('namespace ' || object_namespace, 'cluster-wide')
+         END AS target,
          user_extra['authentication.kubernetes.io/pod-name'][1] AS pod_name
   FROM new_events
 ),

@@ -7,7 +7,7 @@
 -- equivalents: Kubernetes.ServiceAccount.TokenCreated
 -- level: Metadata
 -- mode: event
--- output: {user_name} minted a token for service account {object_namespace}/{object_name} (expirationSeconds {expiration_seconds}) from {source_ip}
+-- output: {user_name} minted a token for service account {object_namespace}/{object_name}{lifetime} from {source_ip}
 -- description: Someone requested a token for a service account (serviceaccounts/token, as
 --   'kubectl create token' does). The token acts as that service account for as long as it is
 --   valid (the requested lifetime is shown when the audit policy logs request bodies), so it is a
@@ -15,7 +15,9 @@
 --   own pods are not reported, nor are control-plane components working in system namespaces.
 SELECT cluster, audit_id, stage_at AS time, user_name, user_agent, source_ip, verb,
        object_resource, object_subresource, object_namespace, object_name,
-       json_value(request_object, '$.spec.expirationSeconds') AS expiration_seconds
+       json_value(request_object, '$.spec.expirationSeconds') AS expiration_seconds,
+       -- the requested lifetime is only known when the request body is logged
+       COALESCE(' valid for ' || json_value(request_object, '$.spec.expirationSeconds') || 's', '') AS lifetime
 FROM events
 WHERE object_resource = 'serviceaccounts'
   AND object_subresource = 'token'

@@ -7,7 +7,7 @@
 -- equivalents: System ClusterRole Modified/Deleted | Kubernetes.SystemRole.Modified
 -- level: Metadata
 -- mode: event
--- output: {user_name} {verb} {object_resource} {object_name} (namespace {object_namespace}) from {source_ip}
+-- output: {user_name} {verb} {object_resource} {target} from {source_ip}
 -- description: A Role or ClusterRole whose name starts with 'system:' or 'eks:' was changed,
 --   deleted or created by someone other than the control plane. These roles belong to
 --   Kubernetes components (nodes, controllers, the scheduler); widening one silently gives
@@ -15,7 +15,8 @@
 --   named like them hides among them. Roles that change in normal operation are listed in
 --   system_roles_expected_to_change.
 SELECT cluster, audit_id, stage_at AS time, user_name, user_agent, source_ip, verb,
-       object_resource, object_namespace, object_name
+       object_resource, object_namespace, object_name,
+       COALESCE(object_namespace || '/', '') || object_name AS target
 FROM events
 WHERE object_resource IN ('roles', 'clusterroles')
   AND object_subresource IS NULL

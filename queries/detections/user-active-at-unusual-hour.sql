@@ -19,45 +19,44 @@
 --   judged only once they have at least 7 active days spread over at least 7 days of history;
 --   one alert per user per 12 hours.
 WITH history AS (
+  -- one row per user and clock hour seen in the window
   SELECT cluster,
          user_name,
-         COALESCE(stage_at, request_received_at) AS t
+         date_trunc('hour', COALESCE(stage_at, request_received_at)) AS bucket
   FROM events
+  GROUP BY cluster, user_name, date_trunc('hour', COALESCE(stage_at, request_received_at))
 ),
 new_rows AS (
   SELECT cluster,
          audit_id,
          COALESCE(stage_at, request_received_at) AS t,
-         CAST(date_part('hour', COALESCE(stage_at, request_received_at)) AS BIGINT) AS hour_utc,
+         date_trunc('hour', COALESCE(stage_at, request_received_at)) AS bucket,
          user_name,
          source_ip,
          user_agent,
          verb,
-         object_resource
+         object_resource,
+         row_number() OVER (PARTITION BY cluster, user_name,
+                                         date_trunc('hour', COALESCE(stage_at, request_received_at))
+                            ORDER BY COALESCE(stage_at, request_received_at), audit_id) AS rn
   FROM new_events
 ),
-first_new AS (
-  SELECT *,
-         row_number() OVER (PARTITION BY cluster, user_name ORDER BY t, audit_id) AS rn
-  FROM new_rows
-),
--- what each user did before the current activity (history up to one hour before it)
+-- the user's activity before the current hour and the one before it
 profile AS (
   SELECT n.cluster,
          n.user_name,
-         n.audit_id,
-         count(DISTINCT date_trunc('day', h.t)) AS active_days,
-         min(h.t) AS first_seen,
-         -- hours of the day seen, as a circular distance to the new event's hour
-         min(least(abs(CAST(date_part('hour', h.t) AS BIGINT) - n.hour_utc),
-                   24 - abs(CAST(date_part('hour', h.t) AS BIGINT) - n.hour_utc))) AS nearest_hour_gap
-  FROM first_new n
+         n.bucket,
+         count(DISTINCT date_trunc('day', h.bucket)) AS active_days,
+         min(h.bucket) AS first_seen,
+         -- nearest hour of the day seen before, as a circular distance (0..12)
+         min(least(abs(CAST(date_part('hour', h.bucket) AS BIGINT) - CAST(date_part('hour', n.bucket) AS BIGINT)),
+                   24 - abs(CAST(date_part('hour', h.bucket) AS BIGINT) - CAST(date_part('hour', n.bucket) AS BIGINT)))) AS nearest_hour_gap
+  FROM (SELECT DISTINCT cluster, user_name, bucket FROM new_rows) n
   JOIN history h
     ON h.cluster = n.cluster
    AND h.user_name = n.user_name
-   AND h.t < n.t - INTERVAL '1 hour'
-  WHERE n.rn = 1
-  GROUP BY n.cluster, n.user_name, n.audit_id
+   AND h.bucket < n.bucket - INTERVAL '1 hour'
+  GROUP BY n.cluster, n.user_name, n.bucket
 )
 SELECT n.cluster,
        n.audit_id,
@@ -67,12 +66,14 @@ SELECT n.cluster,
        n.user_agent,
        n.verb,
        n.object_resource,
-       n.hour_utc,
+       CAST(date_part('hour', n.bucket) AS BIGINT) AS hour_utc,
        p.active_days
-FROM first_new n
+FROM new_rows n
 JOIN profile p
-  ON p.audit_id = n.audit_id
+  ON p.cluster = n.cluster
+ AND p.user_name = n.user_name
+ AND p.bucket = n.bucket
 WHERE n.rn = 1
   AND p.active_days >= 7
-  AND p.first_seen <= n.t - INTERVAL '7 days'
+  AND p.first_seen <= n.bucket - INTERVAL '7 days'
   AND p.nearest_hour_gap > 1

@@ -12,7 +12,7 @@
 --   AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
 -- dedup: cluster, user_name
 -- suppress: 2h
--- output: {user_name} made {requests_last_hour} requests in the last hour ({resources_last_hour} resources, from {source_ips}); usual hour {usual_per_hour} (sd {stddev_per_hour}), busiest hour before {busiest_hour} over {active_hours} active hours
+-- output: {user_name} made {requests_last_hour} requests in the last hour ({resources_last_hour} resources, from {addresses}); usual hour {usual_per_hour} (sd {stddev_per_hour}), busiest hour before {busiest_hour} over {active_hours} active hours
 -- description: A user (not a system: identity) made far more API requests in the last hour than
 --   in any hour of the previous week: at least 300, at least twice their busiest earlier hour and
 --   more than four standard deviations above their usual active hour. Bulk reading (dumping
@@ -37,7 +37,7 @@ recent AS (
          r.user_name,
          count(DISTINCT r.audit_id) AS requests_last_hour,
          count(DISTINCT r.object_resource) AS resources_last_hour,
-         array_to_string(array_agg(DISTINCT r.source_ip), ', ') AS source_ips,
+         array_to_string(array_agg(DISTINCT r.source_ip), ', ') AS addresses,
          array_slice(array_agg(DISTINCT r.audit_id), 1, 20) AS audit_ids,
          max(r.t) AS time
   FROM req r
@@ -69,7 +69,7 @@ SELECT r.cluster,
        r.audit_ids,
        r.time,
        r.user_name,
-       r.source_ips,
+       r.addresses,
        r.requests_last_hour,
        r.resources_last_hour,
        u.active_hours,

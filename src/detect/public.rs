@@ -8,7 +8,8 @@
 //!   Falco equivalent raises an alert at Warning or above.
 //! - A Panther case: the rules with that Panther rule as equivalent raise an alert exactly when
 //!   Panther's `rule()` returns true. An equivalent written `NAME xN` needs N matching events
-//!   (Panther's threshold): the case's event is replayed N times.
+//!   (Panther's threshold): the case's event is replayed N times, each copy with its own audit
+//!   ID and object name.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ use super::fixtures::alerts_of;
 
 /// The Falco extra-rule-file to lists mapping, next to the cases file.
 pub const FALCO_LISTS_FILE: &str = "falco-lists.toml";
+/// Lists standing in for Panther's enrichment, next to the cases file.
+pub const PANTHER_LISTS_FILE: &str = "panther-lists.toml";
 
 #[derive(Debug, serde::Deserialize)]
 struct Case {
@@ -98,11 +101,16 @@ pub async fn test_public(
         .context("invalid falco-lists.toml")?
         .unwrap_or_default();
     let scratch = tempfile::tempdir()?;
+    let mut panther_lists = lists.clone();
+    let panther_file = base.join(PANTHER_LISTS_FILE);
+    if panther_file.exists() {
+        panther_lists.override_from_toml(&panther_file)?;
+    }
     let mut outcomes = Vec::new();
     for case in &cases {
         let outcome = match case.source.as_str() {
             "falco" => falco_case(rules, lists, &falco_names, &falco_lists, base, case, scratch.path()).await?,
-            "panther" => panther_case(rules, lists, base, case, scratch.path()).await?,
+            "panther" => panther_case(rules, &panther_lists, base, case, scratch.path()).await?,
             _ => continue,
         };
         outcomes.push(outcome);
@@ -240,7 +248,8 @@ async fn panther_case(
     Ok(outcome(case, verdict, detail))
 }
 
-/// `count` copies of one event, each with its own audit ID, as JSON Lines.
+/// `count` copies of one event, each with its own audit ID and object name (a threshold counts
+/// distinct requests, some of them distinct objects), as JSON Lines.
 fn repeated(event: &str, count: usize) -> anyhow::Result<String> {
     if count <= 1 {
         return Ok(format!("{event}\n"));
@@ -256,6 +265,13 @@ fn repeated(event: &str, count: usize) -> anyhow::Result<String> {
                 .unwrap_or("public-case");
             let id = format!("{id}-{copy}");
             object.insert("auditID".into(), serde_json::Value::from(id));
+            let name = object
+                .get_mut("objectRef")
+                .and_then(|r| r.as_object_mut())
+                .and_then(|r| r.get_mut("name"));
+            if let Some(name) = name.filter(|n| n.is_string()) {
+                *name = serde_json::Value::from(format!("{}-{copy}", name.as_str().unwrap_or_default()));
+            }
         }
         out.push_str(&value.to_string());
         out.push('\n');

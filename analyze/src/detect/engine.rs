@@ -32,6 +32,11 @@ pub const DEFAULT_RULE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Memory one rule's run may hold.
 pub const DEFAULT_RULE_MEMORY_BYTES: usize = 256 * 1024 * 1024;
 
+/// Window rules see at most this much event time of a batch at once…
+const MAX_SLICE: Duration = Duration::from_secs(60);
+/// …and at least this much, however short their `every`.
+const MIN_SLICE: Duration = Duration::from_secs(1);
+
 /// How the engine runs.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -97,6 +102,8 @@ struct Runner {
 /// The rule engine.
 pub struct Engine {
     runners: Vec<Runner>,
+    /// Longest stretch of event time window rules see at once (µs).
+    slice_micros: i64,
     dedup: Dedup,
     watermark: Option<i64>,
     options: EngineOptions,
@@ -135,8 +142,15 @@ impl Engine {
                 status,
             });
         }
+        let shortest_every = runners
+            .iter()
+            .filter_map(|r| r.rule.window.as_ref().map(|w| w.every))
+            .min()
+            .unwrap_or(MAX_SLICE)
+            .clamp(MIN_SLICE, MAX_SLICE);
         Engine {
             runners,
+            slice_micros: i64::try_from(shortest_every.as_micros()).unwrap_or(i64::MAX),
             dedup: Dedup::new(options.max_dedup_keys),
             watermark: None,
             options,
@@ -167,39 +181,66 @@ impl Engine {
     }
 
     /// Runs every rule on a batch of [`detection_schema`] and returns the alerts to send.
+    ///
+    /// Event rules see the whole batch. Window and sequence rules see it in event-time order,
+    /// in slices no longer than the shortest `every`, so that within a long batch (a file being
+    /// replayed) their windows slide and run as they would have live.
     pub async fn process(&mut self, batch: &RecordBatch) -> Vec<Alert> {
         if batch.num_rows() == 0 {
             return Vec::new();
         }
-        let newest = event_times(batch).into_iter().max();
+        let (batch, times) = match sorted_by_time(batch) {
+            Ok(sorted) => sorted,
+            Err(error) => {
+                tracing::error!(%error, "cannot order a batch by event time; using it as it came");
+                (batch.clone(), event_times(batch))
+            }
+        };
+        let before = self.watermark;
+        let newest = times.iter().copied().max();
         self.watermark = self.watermark.max(newest);
         let now = self.watermark.unwrap_or(0);
-        let shared = Arc::new(vec![batch.clone()]);
         let mut alerts = Vec::new();
+        let whole = Arc::new(vec![batch.clone()]);
         for index in 0..self.runners.len() {
             let runner = &mut self.runners[index];
             let Some(planned) = runner.planned.as_mut() else {
                 continue;
             };
-            let due = match runner.rule.mode {
-                Mode::Event => {
-                    planned.events.set(shared.clone());
-                    true
-                }
-                Mode::Window | Mode::Sequence => {
-                    match keep_in_window(planned, &shared, &self.options).await {
-                        Ok(()) => {}
-                        Err(error) => {
-                            fail(runner, error);
-                            continue;
-                        }
-                    }
-                    window_due(runner.rule.as_ref(), planned, now)
-                }
-            };
-            if due {
+            if runner.rule.mode == Mode::Event {
+                planned.events.set(whole.clone());
                 alerts.extend(self.run(index, now).await);
             }
+        }
+        if !self.runners.iter().any(|r| r.rule.window.is_some()) {
+            return alerts;
+        }
+        let mut start = 0;
+        while start < times.len() {
+            let boundary = times[start].saturating_add(self.slice_micros);
+            let mut end = start + 1;
+            while end < times.len() && times[end] < boundary {
+                end += 1;
+            }
+            let slice = Arc::new(vec![batch.slice(start, end - start)]);
+            let slice_now = before.unwrap_or(i64::MIN).max(times[end - 1]);
+            for index in 0..self.runners.len() {
+                let runner = &mut self.runners[index];
+                let Some(planned) = runner.planned.as_mut() else {
+                    continue;
+                };
+                if runner.rule.mode == Mode::Event {
+                    continue;
+                }
+                if let Err(error) = keep_in_window(planned, &slice, &self.options).await {
+                    fail(runner, error);
+                    continue;
+                }
+                if window_due(runner.rule.as_ref(), planned, slice_now) {
+                    alerts.extend(self.run(index, slice_now).await);
+                }
+            }
+            start = end;
         }
         alerts
     }
@@ -383,6 +424,21 @@ fn window_due(rule: &Rule, planned: &mut Planned, now: i64) -> bool {
         },
         Mode::Event => true,
     }
+}
+
+/// The batch in event-time order, with its event times.
+fn sorted_by_time(batch: &RecordBatch) -> Result<(RecordBatch, Vec<i64>), String> {
+    let times = event_times(batch);
+    if times.windows(2).all(|pair| pair[0] <= pair[1]) {
+        return Ok((batch.clone(), times));
+    }
+    let array = datafusion::arrow::array::Int64Array::from(times);
+    let order = datafusion::arrow::compute::sort_to_indices(&array, None, None)
+        .map_err(|e| e.to_string())?;
+    let sorted = datafusion::arrow::compute::take_record_batch(batch, &order)
+        .map_err(|e| e.to_string())?;
+    let times = event_times(&sorted);
+    Ok((sorted, times))
 }
 
 async fn keep_in_window(

@@ -1,0 +1,172 @@
+//! Alerts end to end: `serve` with a rule, an audit event over the webhook, the alert in the
+//! alert log (`alerts` table), the file sink and an HTTP receiver — including a receiver that is
+//! down until after a restart of `serve`, and one that refuses alerts.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use axum::routing::post;
+use common::{http, query, Server};
+
+const RULE: &str = "-- id: exec-kube-system
+-- title: Exec into a kube-system pod
+-- severity: Warning
+-- mitre: T1609
+-- level: Metadata
+-- mode: event
+-- output: {user_name} exec'd into kube-system/{object_name}
+-- description: An exec session in a kube-system pod.
+SELECT cluster, audit_id, stage_at AS time, user_name, object_name
+FROM events
+WHERE object_subresource = 'exec' AND object_namespace = 'kube-system'
+";
+
+fn exec_event(id: &str) -> String {
+    format!(
+        r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"{id}","stage":"ResponseStarted","requestURI":"/api/v1/namespaces/kube-system/pods/coredns-1/exec?command=sh","verb":"create","user":{{"username":"mallory","groups":["system:authenticated"]}},"sourceIPs":["203.0.113.9"],"objectRef":{{"resource":"pods","namespace":"kube-system","name":"coredns-1","subresource":"exec","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":101}},"requestReceivedTimestamp":"2026-11-30T10:00:00.000000Z","stageTimestamp":"2026-11-30T10:00:00.100000Z"}}]}}"#
+    )
+}
+
+fn rules_dir(root: &Path) -> String {
+    let dir = root.join("rules");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("exec-kube-system.sql"), RULE).unwrap();
+    dir.display().to_string()
+}
+
+/// An HTTP receiver that records alert bodies and answers `status`.
+struct Receiver {
+    received: Arc<Mutex<Vec<serde_json::Value>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn receiver(addr: SocketAddr, status: StatusCode) -> Receiver {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/alerts",
+        post(move |body: axum::Json<serde_json::Value>| {
+            let store = store.clone();
+            async move {
+                store.lock().unwrap().push(body.0);
+                status
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Receiver { received, task }
+}
+
+fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+async fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_reaches_a_receiver_that_comes_up_after_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let rules = rules_dir(root.path());
+    let alerts_file = root.path().join("alerts.jsonl");
+    let webhook_addr = free_port();
+    let webhook = format!("http://{webhook_addr}/alerts");
+    let args = [
+        "--rules",
+        rules.as_str(),
+        "--alerts-webhook",
+        webhook.as_str(),
+        "--alerts-file",
+        alerts_file.to_str().unwrap(),
+    ];
+
+    // The receiver is down: the alert is stored and written to the file, not lost.
+    let server = Server::start(&data, &args);
+    let response = http()
+        .post(server.url("/v1/audit?cluster=prod"))
+        .body(exec_event("exec-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let line = wait_for("the file sink", || {
+        std::fs::read_to_string(&alerts_file).ok().filter(|t| !t.is_empty())
+    })
+    .await;
+    let alert: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(alert["rule_id"], "exec-kube-system");
+    assert_eq!(alert["cluster"], "prod");
+    assert_eq!(alert["priority"], "Warning");
+    assert_eq!(alert["source"], "k8s_audit");
+    assert_eq!(alert["audit_ids"], serde_json::json!(["exec-1"]));
+    assert_eq!(alert["output"], "mallory exec'd into kube-system/coredns-1");
+    assert_eq!(alert["output_fields"]["ka.user.name"], "mallory");
+    server.terminate_cleanly();
+
+    let stored = query(&data, "SELECT uuid, rule_id, audit_ids FROM alerts");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["uuid"], alert["uuid"]);
+
+    // The receiver comes up; after a restart, auditlens delivers the alert from its outbox.
+    let up = receiver(webhook_addr, StatusCode::OK).await;
+    let server = Server::start(&data, &args);
+    let delivered = wait_for("the webhook delivery", || {
+        let received = up.received.lock().unwrap();
+        (!received.is_empty()).then(|| received.clone())
+    })
+    .await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0]["uuid"], alert["uuid"]);
+    // The file sink had it already: it is not written twice.
+    let lines = std::fs::read_to_string(&alerts_file).unwrap();
+    assert_eq!(lines.lines().count(), 1);
+    server.terminate_cleanly();
+    up.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_refuses_an_alert_gets_it_dead_lettered() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let rules = rules_dir(root.path());
+    let webhook_addr = free_port();
+    let refusing = receiver(webhook_addr, StatusCode::BAD_REQUEST).await;
+    let webhook = format!("http://{webhook_addr}/alerts");
+    let server = Server::start(&data, &["--rules", &rules, "--alerts-webhook", &webhook]);
+    let response = http()
+        .post(server.url("/v1/audit"))
+        .body(exec_event("exec-2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let dead_letters = data.join("alerts/dead-letter/webhook.jsonl");
+    let text = wait_for("the dead-letter file", || {
+        std::fs::read_to_string(&dead_letters).ok().filter(|t| !t.is_empty())
+    })
+    .await;
+    let entry: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert!(entry["reason"].as_str().unwrap().contains("400"), "{entry}");
+    assert_eq!(entry["alert"]["audit_ids"], serde_json::json!(["exec-2"]));
+    assert_eq!(refusing.received.lock().unwrap().len(), 1);
+    server.terminate_cleanly();
+    refusing.task.abort();
+}
