@@ -170,3 +170,74 @@ async fn a_receiver_that_refuses_an_alert_gets_it_dead_lettered() {
     server.terminate_cleanly();
     refusing.task.abort();
 }
+
+const DELETIONS_RULE: &str = "-- id: three-deletions
+-- title: Three deletions by one user within an hour
+-- severity: Warning
+-- mitre: T1485
+-- level: Metadata
+-- mode: sequence
+-- window: 1h
+-- filter: verb = 'delete'
+-- dedup: cluster, user_name
+-- suppress: 1h
+-- output: {user_name} deleted {n} objects
+-- description: Mass deletion.
+SELECT cluster, array_agg(audit_id) AS audit_ids, user_name, count(*) AS n
+FROM events
+GROUP BY cluster, user_name
+HAVING count(*) >= 3
+";
+
+fn deletion(id: &str) -> String {
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
+    format!(
+        r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"{id}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/shop/pods/{id}","verb":"delete","user":{{"username":"erin"}},"objectRef":{{"resource":"pods","namespace":"shop","name":"{id}","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":200}},"stageTimestamp":"{now}"}}]}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_remembers_stored_events_across_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let rules = root.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("three-deletions.sql"), DELETIONS_RULE).unwrap();
+    let alerts_file = root.path().join("alerts.jsonl");
+    let args = [
+        "--rules",
+        rules.to_str().unwrap(),
+        "--alerts-file",
+        alerts_file.to_str().unwrap(),
+    ];
+    let server = Server::start(&data, &args);
+    for id in ["d1", "d2"] {
+        let response = http()
+            .post(server.url("/v1/audit"))
+            .body(deletion(id))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    server.terminate_cleanly();
+    assert!(!alerts_file.exists(), "two deletions must not alert");
+
+    // After the restart the window holds d1 and d2 again, from the stored events.
+    let server = Server::start(&data, &args);
+    let response = http()
+        .post(server.url("/v1/audit"))
+        .body(deletion("d3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = wait_for("the alert", || {
+        std::fs::read_to_string(&alerts_file).ok().filter(|t| !t.is_empty())
+    })
+    .await;
+    let alert: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(alert["audit_ids"], serde_json::json!(["d1", "d2", "d3"]));
+    assert_eq!(alert["output"], "erin deleted 3 objects");
+    server.terminate_cleanly();
+}

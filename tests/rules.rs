@@ -79,3 +79,15 @@ fn detect_finds_the_exec_in_an_audit_log() {
     assert_eq!(exec["cluster"], "lab");
     assert_eq!(exec["source"], "k8s_audit");
 }
+
+/// `docs/detections.md` is generated from the rule headers; this fails when they drift.
+#[test]
+fn detections_doc_matches_the_rules() {
+    let output = run(&["rules", "doc"]);
+    assert!(output.status.success());
+    let on_disk = std::fs::read_to_string("docs/detections.md").unwrap_or_default();
+    assert!(
+        on_disk == stdout(&output),
+        "docs/detections.md is out of date: run `cargo run -- rules doc > docs/detections.md`"
+    );
+}

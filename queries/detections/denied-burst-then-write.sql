@@ -56,11 +56,23 @@ writes AS (
            WHEN json_value(response_object, '$.metadata.name') IS NOT NULL
              THEN COALESCE(object_namespace || '/', '') || json_value(response_object, '$.metadata.name')
            ELSE COALESCE('namespace ' || object_namespace, 'cluster-wide')
-         END AS target
-  FROM new_events
+         END AS target,
+         -- the previous successful write of this identity from this address
+         lag(COALESCE(stage_at, request_received_at)) OVER (
+           PARTITION BY cluster, user_name, source_ip
+           ORDER BY COALESCE(stage_at, request_received_at), audit_id) AS previous_write_at
+  FROM events
   WHERE verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
     AND response_code BETWEEN 200 AND 299
     AND COALESCE(authz_decision, 'allow') = 'allow'
+),
+-- new writes that are the first of this identity and address for 30 minutes: someone working
+-- normally writes all along and meets an occasional refusal; a foothold comes after the probing
+first_writes AS (
+  SELECT *
+  FROM writes
+  WHERE audit_id IN (SELECT audit_id FROM new_events)
+    AND (previous_write_at IS NULL OR previous_write_at < t - INTERVAL '30 minutes')
 )
 SELECT w.cluster,
        w.audit_id,
@@ -77,26 +89,13 @@ SELECT w.cluster,
        count(DISTINCT d.what) AS denied_targets,
        array_to_string(array_agg(DISTINCT d.verb || ' ' || d.what), ', ') AS probed,
        min(d.t) AS first_denied_at
-FROM writes w
+FROM first_writes w
 JOIN denied d
   ON d.cluster = w.cluster
  AND d.user_name = w.user_name
  AND d.source_ip = w.source_ip
  AND d.t < w.t
  AND d.t >= w.t - INTERVAL '30 minutes'
--- the first successful write of this identity and address for 30 minutes: someone working
--- normally writes all along and meets an occasional refusal; a foothold comes after the probing
-WHERE NOT EXISTS (
-  SELECT 1
-  FROM events p
-  WHERE p.cluster = w.cluster
-    AND p.user_name = w.user_name
-    AND p.source_ip = w.source_ip
-    AND p.verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
-    AND p.response_code BETWEEN 200 AND 299
-    AND COALESCE(p.stage_at, p.request_received_at) < w.t
-    AND COALESCE(p.stage_at, p.request_received_at) >= w.t - INTERVAL '30 minutes'
-)
 GROUP BY w.cluster, w.audit_id, w.t, w.user_name, w.source_ip, w.user_agent, w.verb,
          w.object_resource, w.object_namespace, w.object_name, w.target
 HAVING count(DISTINCT d.audit_id) >= 10

@@ -23,7 +23,13 @@
 --   produces the same pattern and is reported on purpose. Needs the Request level for pods
 --   (the pod spec); a pod named by the API server (generateName, i.e. created by a controller)
 --   is only matched at RequestResponse, where the response carries its name.
-WITH created AS (
+WITH sessions AS (
+  SELECT *
+  FROM new_events
+  WHERE object_subresource IN ('exec', 'attach')
+    AND stage = 'ResponseStarted'
+),
+created AS (
   SELECT cluster,
          audit_id,
          COALESCE(stage_at, request_received_at) AS created_at,
@@ -32,19 +38,44 @@ WITH created AS (
          COALESCE(NULLIF(object_name, ''),
                   json_value(response_object, '$.metadata.name'),
                   json_value(request_object, '$.metadata.name')) AS pod,
-         -- containers, init containers and ephemeral containers all count
-         array_concat(json_values(request_object, '$.spec.containers[*].securityContext.privileged'),
-                      json_values(request_object, '$.spec.initContainers[*].securityContext.privileged'),
-                      json_values(request_object, '$.spec.ephemeralContainers[*].securityContext.privileged')) AS privileged_flags,
-         array_concat(json_values(request_object, '$.spec.containers[*].securityContext.capabilities.add[*]'),
-                      json_values(request_object, '$.spec.initContainers[*].securityContext.capabilities.add[*]')) AS added_caps,
-         json_value(request_object, '$.spec.hostPID') AS host_pid,
-         json_value(request_object, '$.spec.hostIPC') AS host_ipc,
-         json_values(request_object, '$.spec.volumes[*].hostPath.path') AS host_paths,
-         array_to_string(json_values(request_object, '$.spec.containers[*].image'), ', ') AS images
+         request_object
   FROM events
   WHERE object_subresource IS NULL
     AND verb = 'create'
+),
+-- pod specs are only read for the pods someone just stepped into
+matched AS (
+  SELECT x.cluster,
+         x.audit_id,
+         x.stage_at,
+         x.user_name,
+         x.source_ip,
+         x.user_agent,
+         x.verb,
+         x.object_namespace,
+         x.object_name,
+         x.object_subresource,
+         x.request_uri,
+         c.audit_id AS create_audit_id,
+         c.creator,
+         c.created_at,
+         -- containers, init containers and ephemeral containers all count
+         array_concat(json_values(c.request_object, '$.spec.containers[*].securityContext.privileged'),
+                      json_values(c.request_object, '$.spec.initContainers[*].securityContext.privileged'),
+                      json_values(c.request_object, '$.spec.ephemeralContainers[*].securityContext.privileged')) AS privileged_flags,
+         array_concat(json_values(c.request_object, '$.spec.containers[*].securityContext.capabilities.add[*]'),
+                      json_values(c.request_object, '$.spec.initContainers[*].securityContext.capabilities.add[*]')) AS added_caps,
+         json_value(c.request_object, '$.spec.hostPID') AS host_pid,
+         json_value(c.request_object, '$.spec.hostIPC') AS host_ipc,
+         json_values(c.request_object, '$.spec.volumes[*].hostPath.path') AS host_paths,
+         array_to_string(json_values(c.request_object, '$.spec.containers[*].image'), ', ') AS images
+  FROM sessions x
+  JOIN created c
+    ON c.cluster = x.cluster
+   AND c.ns = x.object_namespace
+   AND c.pod = x.object_name
+  WHERE x.stage_at >= c.created_at
+    AND x.stage_at <= c.created_at + INTERVAL '30 minutes'
 ),
 risky AS (
   SELECT *,
@@ -56,31 +87,23 @@ risky AS (
            CASE WHEN host_ipc = 'true' THEN 'hostIPC' END,
            CASE WHEN cardinality(host_paths) > 0 THEN 'hostPath ' || array_to_string(host_paths, ', ') END
          ) AS risk
-  FROM created
+  FROM matched
 )
-SELECT x.cluster,
-       [r.audit_id, x.audit_id] AS audit_ids,
-       x.stage_at AS time,
-       x.user_name,
-       x.source_ip,
-       x.user_agent,
-       x.verb,
-       x.object_namespace,
-       x.object_name,
-       x.object_subresource,
-       COALESCE(NULLIF(array_to_string(url_query_values(x.request_uri, 'command'), ' '), ''), '(no command)') AS command,
-       r.creator,
-       r.risk,
-       r.images,
-       r.created_at,
-       CAST(floor(date_part('epoch', x.stage_at) - date_part('epoch', r.created_at)) / 60 AS BIGINT) AS minutes_after_create
-FROM new_events x
-JOIN risky r
-  ON r.cluster = x.cluster
- AND r.ns = x.object_namespace
- AND r.pod = x.object_name
-WHERE x.object_subresource IN ('exec', 'attach')
-  AND x.stage = 'ResponseStarted'
-  AND r.risk <> ''
-  AND x.stage_at >= r.created_at
-  AND x.stage_at <= r.created_at + INTERVAL '30 minutes'
+SELECT cluster,
+       [create_audit_id, audit_id] AS audit_ids,
+       stage_at AS time,
+       user_name,
+       source_ip,
+       user_agent,
+       verb,
+       object_namespace,
+       object_name,
+       object_subresource,
+       COALESCE(NULLIF(array_to_string(url_query_values(request_uri, 'command'), ' '), ''), '(no command)') AS command,
+       creator,
+       risk,
+       images,
+       created_at,
+       CAST(floor(date_part('epoch', stage_at) - date_part('epoch', created_at)) / 60 AS BIGINT) AS minutes_after_create
+FROM risky
+WHERE risk <> ''

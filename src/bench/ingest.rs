@@ -9,6 +9,7 @@
 mod latency;
 mod load;
 mod report;
+mod probes;
 mod server;
 
 use std::path::PathBuf;
@@ -72,6 +73,14 @@ pub struct IngestArgs {
     /// Seed of the event generator.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
+    /// Extra argument for the started `auditlens serve` (repeatable), e.g.
+    /// `--serve-arg=--no-rules` to measure without detection.
+    #[arg(long = "serve-arg", allow_hyphen_values = true, conflicts_with = "url")]
+    serve_args: Vec<String>,
+    /// Measure alert latency: probe requests that a rule alerts on, delivered to an HTTP receiver
+    /// the benchmark runs as the server's alert webhook (Warning and above).
+    #[arg(long, conflicts_with = "url")]
+    alert_probes: bool,
     /// `text` for people, `json` for one JSON object on stdout.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
@@ -92,7 +101,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
     let warmup = Duration::from_secs(args.warmup_secs);
     let duration = Duration::from_secs(args.duration_secs);
-    let (url, load, server) = match &args.url {
+    let (url, load, server, probes) = match &args.url {
         Some(url) => {
             let plan = LoadPlan {
                 url: url.clone(),
@@ -104,10 +113,24 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
                 url.clone(),
                 runtime.block_on(load::run(&plan, pool.clone()))?,
                 None,
+                None,
             )
         }
         None => {
-            let mut server = ServerProcess::start(args.data_dir.as_deref())?;
+            let mut serve_args = args.serve_args.clone();
+            let receiver = if args.alert_probes {
+                let receiver = runtime.block_on(probes::Receiver::start())?;
+                serve_args.extend([
+                    "--alerts-webhook".to_string(),
+                    receiver.url(),
+                    "--alerts-min-priority".to_string(),
+                    "Warning".to_string(),
+                ]);
+                Some(receiver)
+            } else {
+                None
+            };
+            let mut server = ServerProcess::start(args.data_dir.as_deref(), &serve_args)?;
             runtime.block_on(server.wait_ready())?;
             let plan = LoadPlan {
                 url: server.webhook_url(),
@@ -115,7 +138,17 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
                 warmup,
                 duration,
             };
-            let load = runtime.block_on(load::run(&plan, pool.clone()))?;
+            let (load, probes) = runtime.block_on(async {
+                let load = load::run(&plan, pool.clone());
+                match receiver {
+                    Some(receiver) => {
+                        let probing = probes::run(&plan.url, receiver, warmup + duration);
+                        let (load, probes) = tokio::join!(load, probing);
+                        anyhow::Ok((load?, Some(probes?)))
+                    }
+                    None => anyhow::Ok((load.await?, None)),
+                }
+            })?;
             let peak_rss_bytes = server.peak_rss_bytes()?;
             let shutdown_flush = server.stop()?;
             let figures = ServerFigures {
@@ -125,7 +158,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
                 shutdown_flush,
                 store_bytes: server::dir_bytes(server.data_dir()),
             };
-            (plan.url, load, Some(figures))
+            (plan.url, load, Some(figures), probes)
         }
     };
     let parameters = Parameters {
@@ -143,6 +176,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         parameters,
         load,
         server,
+        probes,
     };
     match args.format {
         ReportFormat::Text => println!("{}", report.to_text()),

@@ -16,6 +16,14 @@ pub enum RulesCommand {
     List(ListArgs),
     /// Run every rule's fixtures; exits non-zero on any mismatch.
     Test(TestArgs),
+    /// Print the rule pack's reference (docs/detections.md), generated from the rule headers.
+    Doc(DocArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DocArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
 }
 
 #[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
@@ -57,6 +65,11 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
     match command {
         RulesCommand::List(args) => runtime.block_on(list(args)),
         RulesCommand::Test(args) => runtime.block_on(test(args)),
+        RulesCommand::Doc(args) => {
+            let pack = args.pack.load()?;
+            print!("{}", crate::detect::doc::detections_markdown(&pack.rules));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

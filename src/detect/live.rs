@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use analyze::alerts::log::LogReader;
 use analyze::alerts::sink::SinkRunner;
 use analyze::alerts::Outbox;
-use analyze::detect::{detection_schema, input_batch, Engine, EngineOptions, Rule};
+use analyze::detect::{detection_schema, input_batch, Engine, EngineOptions, Lists, Rule};
 use analyze::{open_session, QueryOptions};
 use anyhow::Context;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -82,10 +82,11 @@ async fn run(
     mut outbox: Outbox,
     rx: Receiver<Tapped>,
 ) {
+    let lists = options.lists.clone();
     let mut engine = Engine::new(rules, options).await;
     let loaded = engine.statuses().iter().filter(|s| s.state == "ok").count();
     tracing::info!(rules = loaded, "detection rules loaded");
-    seed_windows(&mut engine, &data_dir).await;
+    seed_windows(&mut engine, &data_dir, &lists).await;
     match LogReader::new(&data_dir).read_all() {
         Ok(sent) => engine.remember(&sent),
         Err(error) => tracing::warn!(%error, "cannot read past alerts; some may be sent again"),
@@ -149,7 +150,7 @@ fn publish(outbox: &mut Outbox, alerts: &[schemas::Alert]) {
 }
 
 /// Fills each window and sequence rule's window from the stored events of its length.
-async fn seed_windows(engine: &mut Engine, data_dir: &Path) {
+async fn seed_windows(engine: &mut Engine, data_dir: &Path, lists: &Lists) {
     let wanted: Vec<(String, String, Duration)> = engine
         .rules()
         .filter(|rule| !rule.disabled)
@@ -168,11 +169,22 @@ async fn seed_windows(engine: &mut Engine, data_dir: &Path) {
             return;
         }
     };
+    // Filters may read lists, as the rules do.
+    match lists.tables() {
+        Ok(tables) => {
+            for (name, table) in tables {
+                if let Err(error) = session.register_table(name.as_str(), table) {
+                    tracing::warn!(list = %name, %error, "list not available to window filters");
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, "lists not available to window filters"),
+    }
     let columns: Vec<String> = detection_schema()
         .fields()
         .iter()
         .map(|field| match field.name().as_str() {
-            "cluster" => "CAST(cluster AS VARCHAR) AS cluster".to_string(),
+            "cluster" => "arrow_cast(cluster, 'Utf8') AS cluster".to_string(),
             name => format!("\"{name}\""),
         })
         .collect();

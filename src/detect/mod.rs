@@ -1,7 +1,8 @@
 //! Running the rule pack outside `serve`: over audit log files in event-time order
-//! ([`replay`]), over each rule's fixtures ([`fixtures`]) and over the public test events with
+//! ([`replay`]), its reference page ([`doc`]), over each rule's fixtures ([`fixtures`]) and over the public test events with
 //! known verdicts ([`public`]), and live inside `serve` ([`live`]). Loading a pack with its lists is [`pack`].
 
+pub mod doc;
 pub mod fixtures;
 pub mod live;
 pub mod pack;

@@ -76,6 +76,8 @@ pub struct Report {
     pub parameters: Parameters,
     pub load: LoadStats,
     pub server: Option<ServerFigures>,
+    /// Alert latency, when probes ran.
+    pub probes: Option<super::probes::ProbeStats>,
 }
 
 fn ms(duration: Option<Duration>) -> Option<f64> {
@@ -145,6 +147,13 @@ impl Report {
                 "first_error": load.first_error,
             },
             "server": server,
+            "alert_latency": self.probes.as_ref().map(|probes| json!({
+                "probes_acknowledged": probes.sent,
+                "alerts_received": probes.received,
+                "p50_ms": ms(probes.latency.quantile(0.5)),
+                "p99_ms": ms(probes.latency.quantile(0.99)),
+                "max_ms": ms(probes.latency.max()),
+            })),
         })
     }
 
@@ -196,6 +205,16 @@ impl Report {
                 if server.temporary { "temporary dir, removed" } else { &server.data_dir }
             ));
         }
+        if let Some(probes) = &self.probes {
+            lines.push(format!(
+                "alerts:      {} of {} probe alerts reached the sink; webhook 200 to sink p50 {}, p99 {}, max {}",
+                probes.received,
+                probes.sent,
+                show_ms(probes.latency.quantile(0.5)),
+                show_ms(probes.latency.quantile(0.99)),
+                show_ms(probes.latency.max())
+            ));
+        }
         lines.join("\n")
     }
 }
@@ -230,6 +249,7 @@ mod tests {
             },
             load,
             server: None,
+            probes: None,
         };
         let json = report.to_json();
         assert_eq!(json["results"]["events_per_sec"], 2_000.0);

@@ -30,7 +30,7 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts this executable's `serve` on a free loopback port, with `data_dir` or a fresh temp dir.
-    pub fn start(data_dir: Option<&Path>) -> anyhow::Result<Self> {
+    pub fn start(data_dir: Option<&Path>, extra_args: &[String]) -> anyhow::Result<Self> {
         let (data_dir, remove_data_dir) = match data_dir {
             Some(dir) => (dir.to_path_buf(), false),
             None => (fresh_temp_dir()?, true),
@@ -44,6 +44,7 @@ impl ServerProcess {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .args(["--log-format", "text"])
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
