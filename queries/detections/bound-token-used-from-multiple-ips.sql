@@ -51,8 +51,8 @@ per_token AS (
          array_agg(audit_id ORDER BY t) AS audit_ids,
          max(t) AS time,
          min(user_name) AS user_name,
-         min(pod_name) AS pod_name,
-         min(node_name) AS node_name,
+         COALESCE(min(pod_name), 'no pod') AS pod_name,
+         COALESCE(min(node_name), 'no node') AS node_name,
          count(*) AS ip_count,
          array_to_string(array_agg(source_ip ORDER BY t), ', ') AS source_ips_seen
   FROM firsts

@@ -43,7 +43,6 @@ created AS (
   WHERE object_subresource IS NULL
     AND verb = 'create'
 ),
--- pod specs are only read for the pods someone just stepped into
 matched AS (
   SELECT x.cluster,
          x.audit_id,
@@ -59,16 +58,9 @@ matched AS (
          c.audit_id AS create_audit_id,
          c.creator,
          c.created_at,
-         -- containers, init containers and ephemeral containers all count
-         array_concat(json_values(c.request_object, '$.spec.containers[*].securityContext.privileged'),
-                      json_values(c.request_object, '$.spec.initContainers[*].securityContext.privileged'),
-                      json_values(c.request_object, '$.spec.ephemeralContainers[*].securityContext.privileged')) AS privileged_flags,
-         array_concat(json_values(c.request_object, '$.spec.containers[*].securityContext.capabilities.add[*]'),
-                      json_values(c.request_object, '$.spec.initContainers[*].securityContext.capabilities.add[*]')) AS added_caps,
-         json_value(c.request_object, '$.spec.hostPID') AS host_pid,
-         json_value(c.request_object, '$.spec.hostIPC') AS host_ipc,
-         json_values(c.request_object, '$.spec.volumes[*].hostPath.path') AS host_paths,
-         array_to_string(json_values(c.request_object, '$.spec.containers[*].image'), ', ') AS images
+         -- the spec is only read for pods someone stepped into: the CASE ties it to the session
+         -- row, so the planner cannot compute it for every pod of the window before the join
+         CASE WHEN x.audit_id IS NOT NULL THEN c.request_object END AS spec
   FROM sessions x
   JOIN created c
     ON c.cluster = x.cluster
@@ -76,6 +68,20 @@ matched AS (
    AND c.pod = x.object_name
   WHERE x.stage_at >= c.created_at
     AND x.stage_at <= c.created_at + INTERVAL '30 minutes'
+),
+flags AS (
+  SELECT *,
+         -- containers, init containers and ephemeral containers all count
+         array_concat(json_values(spec, '$.spec.containers[*].securityContext.privileged'),
+                      json_values(spec, '$.spec.initContainers[*].securityContext.privileged'),
+                      json_values(spec, '$.spec.ephemeralContainers[*].securityContext.privileged')) AS privileged_flags,
+         array_concat(json_values(spec, '$.spec.containers[*].securityContext.capabilities.add[*]'),
+                      json_values(spec, '$.spec.initContainers[*].securityContext.capabilities.add[*]')) AS added_caps,
+         json_value(spec, '$.spec.hostPID') AS host_pid,
+         json_value(spec, '$.spec.hostIPC') AS host_ipc,
+         json_values(spec, '$.spec.volumes[*].hostPath.path') AS host_paths,
+         array_to_string(json_values(spec, '$.spec.containers[*].image'), ', ') AS images
+  FROM matched
 ),
 risky AS (
   SELECT *,
@@ -87,7 +93,7 @@ risky AS (
            CASE WHEN host_ipc = 'true' THEN 'hostIPC' END,
            CASE WHEN cardinality(host_paths) > 0 THEN 'hostPath ' || array_to_string(host_paths, ', ') END
          ) AS risk
-  FROM matched
+  FROM flags
 )
 SELECT cluster,
        [create_audit_id, audit_id] AS audit_ids,

@@ -7,14 +7,13 @@
 -- level: Request
 -- mode: sequence
 -- window: 30d
--- filter: COALESCE(stage, 'ResponseComplete') IN ('ResponseComplete', 'ResponseStarted')
---   AND (
---     (object_resource = 'pods' AND object_subresource IS NULL AND verb = 'create'
---      AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete' AND response_code BETWEEN 200 AND 299)
---     OR (object_resource IN ('rolebindings', 'clusterrolebindings') AND verb IN ('create', 'update', 'patch')
---         AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete' AND response_code BETWEEN 200 AND 299)
---     OR (object_resource = 'pods' AND object_subresource IN ('exec', 'attach') AND stage = 'ResponseStarted')
---   )
+-- filter: (object_resource = 'pods' AND object_subresource IS NULL AND verb = 'create'
+--          AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
+--          AND response_code BETWEEN 200 AND 299)
+--   OR (object_resource IN ('rolebindings', 'clusterrolebindings') AND verb IN ('create', 'update', 'patch')
+--       AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
+--       AND response_code BETWEEN 200 AND 299)
+--   OR (object_resource = 'pods' AND object_subresource IN ('exec', 'attach') AND stage = 'ResponseStarted')
 -- dedup: cluster, user_name, object_namespace, object_name
 -- suppress: 1h
 -- output: {user_name} opened {object_subresource} ({command}) in pod {object_namespace}/{object_name}, which runs as {service_account} ({why}), from {source_ip}
@@ -35,11 +34,7 @@ WITH pods AS (
          COALESCE(NULLIF(object_name, ''),
                   json_value(response_object, '$.metadata.name'),
                   json_value(request_object, '$.metadata.name')) AS pod,
-         'system:serviceaccount:' || object_namespace || ':'
-           || COALESCE(json_value(request_object, '$.spec.serviceAccountName'),
-                       json_value(request_object, '$.spec.serviceAccount'),
-                       'default') AS service_account,
-         json_value(request_object, '$.spec.automountServiceAccountToken') AS automount
+         request_object
   FROM events
   WHERE object_resource = 'pods'
     AND object_subresource IS NULL
@@ -65,11 +60,12 @@ privileged AS (
   WHERE json_get_str(subject, 'kind') = 'ServiceAccount'
     AND role IN (SELECT value FROM privileged_roles)
 ),
-execs AS (
+sessions AS (
   SELECT x.*,
-         p.service_account,
          p.audit_id AS pod_audit_id,
-         p.automount,
+         -- the spec is only read for pods someone stepped into: the CASE ties it to the session
+         -- row, so the planner cannot compute it for every pod of the window before the join
+         CASE WHEN x.audit_id IS NOT NULL THEN p.request_object END AS spec,
          row_number() OVER (PARTITION BY x.audit_id ORDER BY p.t DESC) AS rn
   FROM new_events x
   JOIN pods p
@@ -80,6 +76,16 @@ execs AS (
   WHERE x.object_resource = 'pods'
     AND x.object_subresource IN ('exec', 'attach')
     AND x.stage = 'ResponseStarted'
+),
+execs AS (
+  SELECT *,
+         'system:serviceaccount:' || object_namespace || ':'
+           || COALESCE(json_value(spec, '$.spec.serviceAccountName'),
+                       json_value(spec, '$.spec.serviceAccount'),
+                       'default') AS service_account,
+         json_value(spec, '$.spec.automountServiceAccountToken') AS automount
+  FROM sessions
+  WHERE rn = 1
 ),
 reasons AS (
   SELECT e.audit_id,
@@ -94,7 +100,6 @@ reasons AS (
   ) pr
     ON pr.cluster = e.cluster
    AND pr.service_account = e.service_account
-  WHERE e.rn = 1
   GROUP BY e.audit_id
 )
 SELECT e.cluster,
@@ -113,5 +118,4 @@ SELECT e.cluster,
 FROM execs e
 JOIN reasons r
   ON r.audit_id = e.audit_id
-WHERE e.rn = 1
-  AND COALESCE(e.automount, 'true') <> 'false'
+WHERE COALESCE(e.automount, 'true') <> 'false'
