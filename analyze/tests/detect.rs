@@ -163,3 +163,35 @@ async fn a_failing_rule_is_reported_and_the_others_run() {
     assert!(statuses[1].error.as_deref().unwrap().contains("JSONPath"));
     assert_eq!(statuses[2].alerts, 1);
 }
+
+#[tokio::test]
+async fn rules_read_shared_views_over_their_own_events() {
+    let views = vec![auditlens_analyze::detect::View {
+        name: "secret_reads".into(),
+        sql: "-- reads of secrets\nSELECT * FROM events WHERE object_resource = 'secrets' AND verb = 'get'".into(),
+        path: "views/secret_reads.sql".into(),
+    }];
+    let rule = rule(
+        "reads",
+        "-- mode: event\n-- output: {user_name}",
+        "SELECT cluster, audit_id, user_name FROM secret_reads",
+    );
+    let mut engine = Engine::new(
+        vec![rule],
+        EngineOptions {
+            views,
+            ..EngineOptions::default()
+        },
+    )
+    .await;
+    let alerts = feed(
+        &mut engine,
+        &[
+            event("a", T0, "alice", "get", "secrets", 200),
+            event("b", T0, "bob", "get", "pods", 200),
+        ],
+    )
+    .await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].output, "alice");
+}

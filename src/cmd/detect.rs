@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use analyze::detect::{Engine, EngineOptions};
+use analyze::detect::Engine;
 use anyhow::Context;
 
 use crate::detect::pack::PackArgs;
@@ -41,10 +41,7 @@ pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
         for error in &pack.errors {
             eprintln!("warning: rule not loaded: {error}");
         }
-        let options = EngineOptions {
-            lists: pack.lists,
-            ..EngineOptions::default()
-        };
+        let options = pack.engine_options();
         let mut engine = Engine::new(pack.rules, options).await;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         let summary = replay(&mut engine, &args.paths, &args.cluster, &mut |alert| {

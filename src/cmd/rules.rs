@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use analyze::detect::{Engine, EngineOptions};
+use analyze::detect::Engine;
 use anyhow::Context;
 
 use crate::detect::pack::PackArgs;
@@ -80,14 +80,8 @@ async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|r| (r.id.clone(), r.title.clone(), r.level.as_str().to_string()))
         .collect();
-    let engine = Engine::new(
-        pack.rules,
-        EngineOptions {
-            lists: pack.lists,
-            ..EngineOptions::default()
-        },
-    )
-    .await;
+    let options = pack.engine_options();
+    let engine = Engine::new(pack.rules, options).await;
     let mut out = std::io::stdout().lock();
     let mut healthy = pack.errors.is_empty();
     for error in &pack.errors {
@@ -133,7 +127,7 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         failed += 1;
     }
     if let Some(cases) = &args.public {
-        let outcomes = public::test_public(&pack.rules, &pack.lists, cases).await?;
+        let outcomes = public::test_public(&pack, cases).await?;
         let mut counts = [0usize; 3];
         for outcome in &outcomes {
             let slot = match outcome.verdict {
@@ -150,7 +144,7 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "public cases: {} passed, {} failed, {} skipped", counts[0], counts[1], counts[2])?;
     } else {
         let outcomes =
-            fixtures::test_rules(&pack.rules, &pack.lists, &args.fixtures, &args.only).await?;
+            fixtures::test_rules(&pack, &args.fixtures, &args.only).await?;
         let rules: std::collections::BTreeSet<&str> =
             outcomes.iter().map(|o| o.rule.as_str()).collect();
         for outcome in &outcomes {

@@ -216,9 +216,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tracing::error!(%error, "rule not loaded");
         }
         let options = EngineOptions {
-            lists: pack.lists,
             hostname: live::hostname(),
-            ..EngineOptions::default()
+            ..pack.engine_options()
         };
         std::fs::create_dir_all(&args.data.data_dir)
             .with_context(|| format!("cannot create the data directory {data_dir}"))?;

@@ -4,10 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use analyze::detect::{Engine, EngineOptions, Lists, Rule};
+use analyze::detect::{Engine, EngineOptions, Rule};
 use anyhow::Context;
 use schemas::Alert;
 
+use super::pack::Pack;
 use super::replay::replay;
 
 /// The cluster fixture events are replayed as.
@@ -36,13 +37,12 @@ pub struct CaseOutcome {
 
 /// Runs the cases of `rules` (all of them when `only` is empty).
 pub async fn test_rules(
-    rules: &[Rule],
-    lists: &Lists,
+    pack: &Pack,
     fixtures: &Path,
     only: &[String],
 ) -> anyhow::Result<Vec<CaseOutcome>> {
     let mut outcomes = Vec::new();
-    for rule in rules {
+    for rule in &pack.rules {
         if !only.is_empty() && !only.contains(&rule.id) {
             continue;
         }
@@ -66,13 +66,13 @@ pub async fn test_rules(
                 ),
             ));
         }
-        let mut case_lists = lists.clone();
+        let mut options = pack.engine_options();
         let lists_file = dir.join("lists.toml");
         if lists_file.exists() {
-            case_lists.override_from_toml(&lists_file)?;
+            options.lists.override_from_toml(&lists_file)?;
         }
         for (name, path) in cases {
-            let (passed, detail) = run_case(rule, &case_lists, &name, &path).await?;
+            let (passed, detail) = run_case(rule, &options, &name, &path).await?;
             outcomes.push(outcome(&name, passed, detail));
         }
     }
@@ -105,14 +105,10 @@ fn case_files(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
 /// Runs one rule over one case file and returns every alert, or the rule's error.
 pub async fn alerts_of(
     rules: Vec<Rule>,
-    lists: &Lists,
+    options: &EngineOptions,
     paths: &[PathBuf],
 ) -> anyhow::Result<Result<Vec<Alert>, String>> {
-    let options = EngineOptions {
-        lists: lists.clone(),
-        ..EngineOptions::default()
-    };
-    let mut engine = Engine::new(rules, options).await;
+    let mut engine = Engine::new(rules, options.clone()).await;
     let mut alerts = Vec::new();
     replay(&mut engine, paths, FIXTURE_CLUSTER, &mut |alert| {
         alerts.push(alert);
@@ -129,14 +125,14 @@ pub async fn alerts_of(
 
 async fn run_case(
     rule: &Rule,
-    lists: &Lists,
+    options: &EngineOptions,
     name: &str,
     path: &Path,
 ) -> anyhow::Result<(bool, String)> {
     let mut rule = rule.clone();
     // A disabled rule is still tested: it must work when someone enables it.
     rule.disabled = false;
-    let alerts = match alerts_of(vec![rule], lists, &[path.to_path_buf()]).await? {
+    let alerts = match alerts_of(vec![rule], options, &[path.to_path_buf()]).await? {
         Ok(alerts) => alerts,
         Err(error) => return Ok((false, error)),
     };

@@ -2,13 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use analyze::detect::{load_dir, Lists, Rule, RuleError};
+use analyze::detect::{load_dir, load_views, EngineOptions, Lists, Rule, RuleError, View};
 use anyhow::Context;
 
 /// Where the rule pack is, unless `--rules` says otherwise.
 pub const DEFAULT_RULES_DIR: &str = "queries/detections";
 
-/// `--rules` and `--lists`, shared by the commands that run rules.
+/// `--rules` and `--lists`, shared by the commands that run rules. Views rules share are read
+/// from `RULES/../views/`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PackArgs {
     /// Directory of rule files (`*.sql`).
@@ -25,6 +26,18 @@ pub struct Pack {
     pub rules: Vec<Rule>,
     pub errors: Vec<RuleError>,
     pub lists: Lists,
+    pub views: Vec<View>,
+}
+
+impl Pack {
+    /// Engine options with this pack's lists and views.
+    pub fn engine_options(&self) -> EngineOptions {
+        EngineOptions {
+            lists: self.lists.clone(),
+            views: self.views.clone(),
+            ..EngineOptions::default()
+        }
+    }
 }
 
 impl PackArgs {
@@ -35,17 +48,25 @@ impl PackArgs {
         if let Some(path) = &self.lists {
             lists.override_from_toml(path)?;
         }
+        let views_dir = sibling(&self.rules, "views");
+        let views = load_views(&views_dir)
+            .with_context(|| format!("cannot read views from {}", views_dir.display()))?;
         Ok(Pack {
             rules,
             errors,
             lists,
+            views,
         })
     }
 }
 
 /// `RULES/../lists`.
 pub fn default_lists_dir(rules: &Path) -> PathBuf {
+    sibling(rules, "lists")
+}
+
+fn sibling(rules: &Path, name: &str) -> PathBuf {
     rules
         .parent()
-        .map_or_else(|| PathBuf::from("lists"), |parent| parent.join("lists"))
+        .map_or_else(|| PathBuf::from(name), |parent| parent.join(name))
 }

@@ -14,11 +14,12 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use analyze::detect::{Lists, Rule};
+use analyze::detect::{EngineOptions, Rule};
 use anyhow::Context;
 use schemas::Priority;
 
 use super::fixtures::alerts_of;
+use super::pack::Pack;
 
 /// The Falco extra-rule-file to lists mapping, next to the cases file.
 pub const FALCO_LISTS_FILE: &str = "falco-lists.toml";
@@ -72,11 +73,8 @@ fn rules_equivalent_to<'r>(rules: &'r [Rule], name: &str) -> Vec<(&'r Rule, usiz
 }
 
 /// Runs every Falco and Panther case of `cases_file`.
-pub async fn test_public(
-    rules: &[Rule],
-    lists: &Lists,
-    cases_file: &Path,
-) -> anyhow::Result<Vec<PublicOutcome>> {
+pub async fn test_public(pack: &Pack, cases_file: &Path) -> anyhow::Result<Vec<PublicOutcome>> {
+    let (rules, options) = (&pack.rules, pack.engine_options());
     let base = cases_file.parent().unwrap_or(Path::new("."));
     let text = std::fs::read_to_string(cases_file)
         .with_context(|| format!("cannot read {}", cases_file.display()))?;
@@ -101,16 +99,16 @@ pub async fn test_public(
         .context("invalid falco-lists.toml")?
         .unwrap_or_default();
     let scratch = tempfile::tempdir()?;
-    let mut panther_lists = lists.clone();
+    let mut panther_options = options.clone();
     let panther_file = base.join(PANTHER_LISTS_FILE);
     if panther_file.exists() {
-        panther_lists.override_from_toml(&panther_file)?;
+        panther_options.lists.override_from_toml(&panther_file)?;
     }
     let mut outcomes = Vec::new();
     for case in &cases {
         let outcome = match case.source.as_str() {
-            "falco" => falco_case(rules, lists, &falco_names, &falco_lists, base, case, scratch.path()).await?,
-            "panther" => panther_case(rules, &panther_lists, base, case, scratch.path()).await?,
+            "falco" => falco_case(rules, &options, &falco_names, &falco_lists, base, case, scratch.path()).await?,
+            "panther" => panther_case(rules, &panther_options, base, case, scratch.path()).await?,
             _ => continue,
         };
         outcomes.push(outcome);
@@ -130,13 +128,13 @@ fn outcome(case: &Case, verdict: &'static str, detail: String) -> PublicOutcome 
     }
 }
 
-fn lists_for_falco(
-    lists: &Lists,
+fn options_for_falco(
+    options: &EngineOptions,
     mapping: &toml::Table,
     case: &Case,
     scratch: &Path,
-) -> anyhow::Result<Result<Lists, String>> {
-    let mut lists = lists.clone();
+) -> anyhow::Result<Result<EngineOptions, String>> {
+    let mut options = options.clone();
     let mut tables = vec!["defaults".to_string()];
     tables.extend(case.extra_rule_files.iter().cloned());
     for name in tables {
@@ -148,22 +146,22 @@ fn lists_for_falco(
         };
         let path = scratch.join("lists.toml");
         std::fs::write(&path, toml::to_string(table)?)?;
-        lists.override_from_toml(&path)?;
+        options.lists.override_from_toml(&path)?;
     }
-    Ok(Ok(lists))
+    Ok(Ok(options))
 }
 
 async fn falco_case(
     rules: &[Rule],
-    lists: &Lists,
+    options: &EngineOptions,
     falco_names: &BTreeSet<&str>,
     mapping: &toml::Table,
     base: &Path,
     case: &Case,
     scratch: &Path,
 ) -> anyhow::Result<PublicOutcome> {
-    let lists = match lists_for_falco(lists, mapping, case, scratch)? {
-        Ok(lists) => lists,
+    let options = match options_for_falco(options, mapping, case, scratch)? {
+        Ok(options) => options,
         Err(reason) => return Ok(outcome(case, "skip", reason)),
     };
     let path = base.join(&case.file);
@@ -176,7 +174,7 @@ async fn falco_case(
             if candidates.is_empty() {
                 return Ok(outcome(case, "fail", format!("no rule has `{name}` in equivalents")));
             }
-            let alerts = match alerts_of(candidates, &lists, &[path.clone()]).await? {
+            let alerts = match alerts_of(candidates, &options, &[path.clone()]).await? {
                 Ok(alerts) => alerts,
                 Err(error) => return Ok(outcome(case, "fail", error)),
             };
@@ -196,7 +194,7 @@ async fn falco_case(
         })
         .cloned()
         .collect();
-    let alerts = match alerts_of(watched, &lists, &[path]).await? {
+    let alerts = match alerts_of(watched, &options, &[path]).await? {
         Ok(alerts) => alerts,
         Err(error) => return Ok(outcome(case, "fail", error)),
     };
@@ -212,7 +210,7 @@ async fn falco_case(
 
 async fn panther_case(
     rules: &[Rule],
-    lists: &Lists,
+    options: &EngineOptions,
     base: &Path,
     case: &Case,
     scratch: &Path,
@@ -232,7 +230,7 @@ async fn panther_case(
     for (rule, count) in candidates {
         let path = scratch.join(format!("{}.jsonl", rule.id));
         std::fs::write(&path, repeated(event, count)?)?;
-        match alerts_of(vec![rule.clone()], lists, &[PathBuf::from(&path)]).await? {
+        match alerts_of(vec![rule.clone()], options, &[PathBuf::from(&path)]).await? {
             Ok(alerts) if !alerts.is_empty() => fired.push(rule.id.clone()),
             Ok(_) => {}
             Err(error) => return Ok(outcome(case, "fail", error)),

@@ -41,6 +41,8 @@ const MIN_SLICE: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     pub lists: Lists,
+    /// Views every rule can read, over the same `events` as the rule.
+    pub views: Vec<super::views::View>,
     pub max_window_rows: usize,
     pub rule_timeout: Duration,
     pub rule_memory_bytes: usize,
@@ -53,6 +55,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             lists: Lists::default(),
+            views: Vec::new(),
             max_window_rows: DEFAULT_MAX_WINDOW_ROWS,
             rule_timeout: DEFAULT_RULE_TIMEOUT,
             rule_memory_bytes: DEFAULT_RULE_MEMORY_BYTES,
@@ -594,6 +597,7 @@ async fn plan_rule(rule: &Rule, options: &EngineOptions) -> Result<Planned, Stri
         ctx.register_table(name.as_str(), table)
             .map_err(|e| e.to_string())?;
     }
+    super::views::register_views(&ctx, &options.views).await?;
     let plan = plan_sql(&ctx, &rule.sql).await?;
     let result = plan.schema().as_arrow().clone();
     check_result_schema(&result)?;

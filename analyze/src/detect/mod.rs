@@ -4,6 +4,7 @@
 //! - [`rule`]: a rule file's header and SQL, parsed and checked ([`Rule`]);
 //! - [`lists`]: named allow-/deny-lists, visible to rules as tables ([`Lists`]);
 //! - [`input`]: the batch rules read as `events` (the stored columns plus `cluster`);
+//! - [`views`]: named views rules share (`queries/views/`);
 //! - [`table`]: the in-memory table whose rows change between runs;
 //! - [`window`]: the bounded sliding window of a window or sequence rule;
 //! - [`output`]: result rows into alert fields and the output text;
@@ -17,9 +18,11 @@ pub mod lists;
 pub mod output;
 pub mod rule;
 pub mod table;
+pub mod views;
 pub mod window;
 
 pub use engine::{Engine, EngineOptions, RuleStatus};
 pub use input::{detection_schema, event_times, input_batch};
 pub use lists::Lists;
+pub use views::{load_views, View};
 pub use rule::{load_dir, parse_rule, Mode, PolicyLevel, Rule, RuleError};
