@@ -119,6 +119,20 @@ async fn an_alert_reaches_a_receiver_that_comes_up_after_a_restart() {
     assert_eq!(alert["audit_ids"], serde_json::json!(["exec-1"]));
     assert_eq!(alert["output"], "mallory exec'd into kube-system/coredns-1");
     assert_eq!(alert["output_fields"]["ka.user.name"], "mallory");
+    // The running server reports each rule's state.
+    let status: serde_json::Value = http()
+        .get(server.url("/v1/rules"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rule = &status["rules"][0];
+    assert_eq!(rule["id"], "exec-kube-system");
+    assert_eq!(rule["state"], "ok");
+    assert_eq!(rule["alerts"], 1);
+    assert_eq!(rule["failures"], 0);
     server.terminate_cleanly();
 
     let stored = query(&data, "SELECT uuid, rule_id, audit_ids FROM alerts");

@@ -222,14 +222,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(&args.data.data_dir)
             .with_context(|| format!("cannot create the data directory {data_dir}"))?;
         let sinks = args.alerts.sinks()?;
+        let statuses = live::Statuses::default();
         let (tap, detection) = live::start(
             pack.rules,
             options,
             &args.data.data_dir,
             sinks,
             runtime.handle().clone(),
+            statuses.clone(),
         )?;
         config.pipeline.tap = Some(tap);
+        config.server.extra_routes = Some(live::status_routes(statuses));
         Some(detection)
     };
     let pipeline = Pipeline::start(config.pipeline, stats.clone())

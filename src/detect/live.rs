@@ -5,13 +5,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use analyze::alerts::log::LogReader;
 use analyze::alerts::sink::SinkRunner;
 use analyze::alerts::Outbox;
-use analyze::detect::{detection_schema, input_batch, Engine, EngineOptions, Lists, Rule};
+use analyze::detect::{
+    detection_schema, input_batch, Engine, EngineOptions, Lists, Rule, RuleStatus,
+};
 use analyze::{open_session, QueryOptions};
 use anyhow::Context;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -32,6 +35,24 @@ pub struct Detection {
     thread: JoinHandle<()>,
 }
 
+/// Each rule's status as of the last batch, for `GET /v1/rules`.
+pub type Statuses = Arc<Mutex<Vec<RuleStatus>>>;
+
+/// `GET /v1/rules`: every rule's state, runs, failures (with the last error), alerts and
+/// suppressed alerts, window rows, as JSON.
+pub fn status_routes(statuses: Statuses) -> axum::Router {
+    axum::Router::new().route(
+        "/v1/rules",
+        axum::routing::get(move || {
+            let statuses = statuses.clone();
+            async move {
+                let rules = statuses.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                axum::Json(serde_json::json!({ "rules": rules }))
+            }
+        }),
+    )
+}
+
 /// Starts detection. The returned [`Tap`] goes into the pipeline's config; when the pipeline
 /// stops (dropping every sender), the thread publishes what is left, stops the sinks and ends.
 pub fn start(
@@ -40,6 +61,7 @@ pub fn start(
     data_dir: &Path,
     sinks: Vec<SinkRunner>,
     runtime: tokio::runtime::Handle,
+    statuses: Statuses,
 ) -> anyhow::Result<(Tap, Detection)> {
     let outbox = {
         let _entered = runtime.enter();
@@ -60,7 +82,7 @@ pub fn start(
                     return;
                 }
             };
-            local.block_on(run(rules, options, data_dir, outbox, rx));
+            local.block_on(run(rules, options, data_dir, outbox, rx, statuses));
         })
         .context("cannot start the detection thread")?;
     Ok((Tap(tx), Detection { thread }))
@@ -81,10 +103,15 @@ async fn run(
     data_dir: PathBuf,
     mut outbox: Outbox,
     rx: Receiver<Tapped>,
+    statuses: Statuses,
 ) {
     let lists = options.lists.clone();
     let mut engine = Engine::new(rules, options).await;
     let loaded = engine.statuses().iter().filter(|s| s.state == "ok").count();
+    let publish_statuses = |engine: &Engine| {
+        *statuses.lock().unwrap_or_else(|e| e.into_inner()) = engine.statuses();
+    };
+    publish_statuses(&engine);
     tracing::info!(rules = loaded, "detection rules loaded");
     seed_windows(&mut engine, &data_dir, &lists).await;
     match LogReader::new(&data_dir).read_all() {
@@ -121,6 +148,7 @@ async fn run(
                 Ok(batch) => {
                     let alerts = engine.process(&batch).await;
                     publish(&mut outbox, &alerts);
+                    publish_statuses(&engine);
                 }
                 Err(error) => tracing::error!(%error, "cannot build a detection batch; events skipped"),
             }

@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub default_cluster: String,
     /// With tokens, every request needs `Authorization: Bearer <token>`.
     pub tokens: Option<TokenMap>,
+    /// More routes served beside the webhook (status pages of other parts of the process).
+    pub extra_routes: Option<Router>,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +57,7 @@ impl Default for ServerConfig {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             default_cluster: DEFAULT_CLUSTER.to_string(),
             tokens: None,
+            extra_routes: None,
         }
     }
 }
@@ -69,7 +72,8 @@ pub struct AppState {
 }
 
 fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let extra = state.config.extra_routes.clone();
+    let webhook = Router::new()
         .route("/v1/audit", post(handler::ingest))
         .route("/k8s-audit", post(handler::ingest))
         .route("/livez", get(handler::livez))
@@ -77,7 +81,11 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(handler::readyz))
         // The handler reads the body itself, with its own limit and timeout.
         .layer(DefaultBodyLimit::disable())
-        .with_state(state)
+        .with_state(state);
+    match extra {
+        Some(extra) => webhook.merge(extra),
+        None => webhook,
+    }
 }
 
 /// Serves the webhook on `listener` (TLS when `tls` is given) until `shutdown` completes, then
