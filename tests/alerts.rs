@@ -108,7 +108,9 @@ async fn an_alert_reaches_a_receiver_that_comes_up_after_a_restart() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let line = wait_for("the file sink", || {
-        std::fs::read_to_string(&alerts_file).ok().filter(|t| !t.is_empty())
+        std::fs::read_to_string(&alerts_file)
+            .ok()
+            .filter(|t| !t.is_empty())
     })
     .await;
     let alert: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
@@ -174,7 +176,9 @@ async fn a_receiver_that_refuses_an_alert_gets_it_dead_lettered() {
     assert_eq!(response.status(), 200);
     let dead_letters = data.join("alerts/dead-letter/webhook.jsonl");
     let text = wait_for("the dead-letter file", || {
-        std::fs::read_to_string(&dead_letters).ok().filter(|t| !t.is_empty())
+        std::fs::read_to_string(&dead_letters)
+            .ok()
+            .filter(|t| !t.is_empty())
     })
     .await;
     let entry: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
@@ -247,7 +251,9 @@ async fn a_window_remembers_stored_events_across_a_restart() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let text = wait_for("the alert", || {
-        std::fs::read_to_string(&alerts_file).ok().filter(|t| !t.is_empty())
+        std::fs::read_to_string(&alerts_file)
+            .ok()
+            .filter(|t| !t.is_empty())
     })
     .await;
     let alert: serde_json::Value = serde_json::from_str(text.trim()).unwrap();

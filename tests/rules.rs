@@ -67,7 +67,11 @@ fn detect_finds_the_exec_in_an_audit_log() {
         "fixtures/public/falco/exec_pod.jsonl",
         "fixtures/kube-apiserver-audit.log",
     ]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let alerts: Vec<serde_json::Value> = stdout(&output)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())

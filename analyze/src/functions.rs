@@ -304,7 +304,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(privileged, ["true"]);
-        assert!(json_matches(Some("not json"), Some("$.a")).unwrap().is_empty());
+        assert!(json_matches(Some("not json"), Some("$.a"))
+            .unwrap()
+            .is_empty());
         assert!(json_matches(Some(pod), Some("spec[")).is_err());
     }
 
@@ -321,10 +323,22 @@ mod tests {
     #[test]
     fn ranges_and_public_addresses() {
         assert_eq!(cidr_match(Some("10.1.2.3"), Some("10.0.0.0/8")), Some(true));
-        assert_eq!(cidr_match(Some("11.1.2.3"), Some("10.0.0.0/8")), Some(false));
+        assert_eq!(
+            cidr_match(Some("11.1.2.3"), Some("10.0.0.0/8")),
+            Some(false)
+        );
         assert_eq!(cidr_match(Some("10.1.2.3"), Some("10.1.2.3")), Some(true));
         assert_eq!(cidr_match(Some("nonsense"), Some("10.0.0.0/8")), None);
-        for private in ["10.0.0.1", "172.31.255.1", "192.168.1.1", "127.0.0.1", "100.64.0.1", "::1", "fd00::1", "::ffff:10.0.0.1"] {
+        for private in [
+            "10.0.0.1",
+            "172.31.255.1",
+            "192.168.1.1",
+            "127.0.0.1",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "::ffff:10.0.0.1",
+        ] {
             assert!(!is_public(&IpAddr::from_str(private).unwrap()), "{private}");
         }
         for public in ["8.8.8.8", "52.94.10.1", "2600:1f18::1"] {
@@ -336,7 +350,13 @@ mod tests {
     fn image_repositories_drop_tag_and_digest() {
         assert_eq!(image_repository("nginx"), "nginx");
         assert_eq!(image_repository("nginx:1.25"), "nginx");
-        assert_eq!(image_repository("registry:5000/team/app:v1"), "registry:5000/team/app");
-        assert_eq!(image_repository("docker.io/library/alpine@sha256:abc"), "docker.io/library/alpine");
+        assert_eq!(
+            image_repository("registry:5000/team/app:v1"),
+            "registry:5000/team/app"
+        );
+        assert_eq!(
+            image_repository("docker.io/library/alpine@sha256:abc"),
+            "docker.io/library/alpine"
+        );
     }
 }

@@ -85,7 +85,11 @@ async fn event_rules_alert_on_the_batch_with_falco_fields() {
     assert_eq!(alert.output_fields["ka.target.name"], "obj-a");
     assert_eq!(alert.time, schemas::time::format_micros(T0));
     // The same event again (a retried webhook batch) is suppressed.
-    let again = feed(&mut engine, &[event("a", T0, "alice", "get", "secrets", 200)]).await;
+    let again = feed(
+        &mut engine,
+        &[event("a", T0, "alice", "get", "secrets", 200)],
+    )
+    .await;
     assert!(again.is_empty());
     assert_eq!(engine.statuses()[0].suppressed, 1);
 }
@@ -100,13 +104,36 @@ async fn window_rules_count_within_the_window_only() {
     let mut engine = engine(vec![burst]).await;
     // Four 403s, then a fifth 20 minutes later: never five within 10 minutes.
     let mut rows: Vec<EventRow> = (0..4)
-        .map(|i| event(&format!("s{i}"), T0 + i * MINUTE, "slow", "get", "pods", 403))
+        .map(|i| {
+            event(
+                &format!("s{i}"),
+                T0 + i * MINUTE,
+                "slow",
+                "get",
+                "pods",
+                403,
+            )
+        })
         .collect();
     rows.push(event("s4", T0 + 20 * MINUTE, "slow", "get", "pods", 403));
     // Six 403s within three minutes from someone else, and 200s that do not count.
     for i in 0..6 {
-        rows.push(event(&format!("f{i}"), T0 + 21 * MINUTE + i * 30_000_000, "fast", "get", "pods", 403));
-        rows.push(event(&format!("ok{i}"), T0 + 21 * MINUTE, "slow", "get", "pods", 200));
+        rows.push(event(
+            &format!("f{i}"),
+            T0 + 21 * MINUTE + i * 30_000_000,
+            "fast",
+            "get",
+            "pods",
+            403,
+        ));
+        rows.push(event(
+            &format!("ok{i}"),
+            T0 + 21 * MINUTE,
+            "slow",
+            "get",
+            "pods",
+            200,
+        ));
     }
     let mut alerts = Vec::new();
     for row in rows {
@@ -127,12 +154,39 @@ async fn sequence_rules_join_new_events_with_earlier_ones() {
         "SELECT n.cluster, make_array(c.audit_id, n.audit_id) AS audit_ids, n.user_name FROM new_events n JOIN events c ON c.user_name = n.user_name AND c.object_resource = 'pods' AND n.object_resource = 'pods/exec' AND c.stage_at < n.stage_at",
     );
     let mut engine = engine(vec![sequence]).await;
-    assert!(feed(&mut engine, &[event("c1", T0, "mallory", "create", "pods", 201)]).await.is_empty());
-    let alerts = feed(&mut engine, &[event("x1", T0 + 5 * MINUTE, "mallory", "create", "pods/exec", 101)]).await;
+    assert!(feed(
+        &mut engine,
+        &[event("c1", T0, "mallory", "create", "pods", 201)]
+    )
+    .await
+    .is_empty());
+    let alerts = feed(
+        &mut engine,
+        &[event(
+            "x1",
+            T0 + 5 * MINUTE,
+            "mallory",
+            "create",
+            "pods/exec",
+            101,
+        )],
+    )
+    .await;
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].audit_ids, ["c1", "x1"]);
     // Outside the window the earlier create is forgotten.
-    let late = feed(&mut engine, &[event("x2", T0 + 50 * MINUTE, "mallory", "create", "pods/exec", 101)]).await;
+    let late = feed(
+        &mut engine,
+        &[event(
+            "x2",
+            T0 + 50 * MINUTE,
+            "mallory",
+            "create",
+            "pods/exec",
+            101,
+        )],
+    )
+    .await;
     assert!(late.is_empty());
 }
 
@@ -158,7 +212,10 @@ async fn a_failing_rule_is_reported_and_the_others_run() {
     assert_eq!(alerts.len(), 1);
     let statuses = engine.statuses();
     assert_eq!(statuses[0].state, "failed");
-    assert!(statuses[0].error.as_deref().unwrap().contains("broken.sql"), "{statuses:?}");
+    assert!(
+        statuses[0].error.as_deref().unwrap().contains("broken.sql"),
+        "{statuses:?}"
+    );
     assert_eq!(statuses[1].failures, 1);
     assert!(statuses[1].error.as_deref().unwrap().contains("JSONPath"));
     assert_eq!(statuses[2].alerts, 1);

@@ -85,7 +85,9 @@ impl Tap {
                 }
                 Err(TrySendError::Full(back) | TrySendError::Disconnected(back)) => {
                     let skipped = back.events.len() as u64;
-                    let before = stats.detect_events_skipped.fetch_add(skipped, Ordering::Relaxed);
+                    let before = stats
+                        .detect_events_skipped
+                        .fetch_add(skipped, Ordering::Relaxed);
                     if before == 0 || (before + skipped).ilog2() > before.max(1).ilog2() {
                         tracing::error!(skipped = before + skipped, "the detection engine is behind; events skip detection (they are stored)");
                     }

@@ -71,7 +71,11 @@ pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
             summary.events,
             summary.quarantined,
             summary.alerts,
-            if failed > 0 { format!(", {failed} rules failed") } else { String::new() }
+            if failed > 0 {
+                format!(", {failed} rules failed")
+            } else {
+                String::new()
+            }
         );
         Ok(ExitCode::SUCCESS)
     })

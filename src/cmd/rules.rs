@@ -115,7 +115,11 @@ async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
@@ -137,14 +141,23 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
             };
             counts[slot] += 1;
             if slot != 0 || args.verbose {
-                writeln!(out, "{:<4} {}: {}", outcome.verdict.to_uppercase(), outcome.case, outcome.detail)?;
+                writeln!(
+                    out,
+                    "{:<4} {}: {}",
+                    outcome.verdict.to_uppercase(),
+                    outcome.case,
+                    outcome.detail
+                )?;
             }
         }
         failed += counts[1];
-        writeln!(out, "public cases: {} passed, {} failed, {} skipped", counts[0], counts[1], counts[2])?;
+        writeln!(
+            out,
+            "public cases: {} passed, {} failed, {} skipped",
+            counts[0], counts[1], counts[2]
+        )?;
     } else {
-        let outcomes =
-            fixtures::test_rules(&pack, &args.fixtures, &args.only).await?;
+        let outcomes = fixtures::test_rules(&pack, &args.fixtures, &args.only).await?;
         let rules: std::collections::BTreeSet<&str> =
             outcomes.iter().map(|o| o.rule.as_str()).collect();
         for outcome in &outcomes {
@@ -153,7 +166,11 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
             }
             if !outcome.passed || args.verbose {
                 let mark = if outcome.passed { "ok  " } else { "FAIL" };
-                writeln!(out, "{mark} {} {}: {}", outcome.rule, outcome.case, outcome.detail)?;
+                writeln!(
+                    out,
+                    "{mark} {} {}: {}",
+                    outcome.rule, outcome.case, outcome.detail
+                )?;
             }
         }
         if !args.only.is_empty() && rules.is_empty() {
@@ -168,5 +185,9 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
             failed
         )?;
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

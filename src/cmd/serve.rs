@@ -116,9 +116,13 @@ impl AlertArgs {
             }));
         }
         if let Some(url) = &self.alerts_webhook {
-            let sink = WebhookSink::new(url, self.alerts_webhook_token.clone(), webhook::DEFAULT_TIMEOUT)
-                .map_err(anyhow::Error::msg)
-                .context("--alerts-webhook")?;
+            let sink = WebhookSink::new(
+                url,
+                self.alerts_webhook_token.clone(),
+                webhook::DEFAULT_TIMEOUT,
+            )
+            .map_err(anyhow::Error::msg)
+            .context("--alerts-webhook")?;
             sinks.push(Box::new(sink));
         }
         Ok(sinks

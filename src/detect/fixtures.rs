@@ -54,8 +54,14 @@ pub async fn test_rules(
             detail,
         };
         let cases = case_files(&dir)?;
-        let fires = cases.iter().filter(|(name, _)| name.starts_with("fire")).count();
-        let quiets = cases.iter().filter(|(name, _)| name.starts_with("quiet")).count();
+        let fires = cases
+            .iter()
+            .filter(|(name, _)| name.starts_with("fire"))
+            .count();
+        let quiets = cases
+            .iter()
+            .filter(|(name, _)| name.starts_with("quiet"))
+            .count();
         if fires == 0 || quiets == 0 {
             outcomes.push(outcome(
                 "-",
@@ -139,8 +145,7 @@ async fn run_case(
     let expect_path = path.with_file_name(format!("{name}.expect.json"));
     let expectation: Expectation = if expect_path.exists() {
         let text = std::fs::read_to_string(&expect_path)?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("invalid {}", expect_path.display()))?
+        serde_json::from_str(&text).with_context(|| format!("invalid {}", expect_path.display()))?
     } else {
         Expectation::default()
     };
@@ -150,12 +155,20 @@ async fn run_case(
         if count == 0 {
             return Ok((true, "no alert".into()));
         }
-        return Ok((false, format!("expected no alert, got {count}: {}", alerts[0].output)));
+        return Ok((
+            false,
+            format!("expected no alert, got {count}: {}", alerts[0].output),
+        ));
     }
     match expectation.alerts {
         Some(expected) if expected != count => {
-            let first = alerts.first().map_or(String::new(), |a| format!(": {}", a.output));
-            return Ok((false, format!("expected {expected} alert(s), got {count}{first}")));
+            let first = alerts
+                .first()
+                .map_or(String::new(), |a| format!(": {}", a.output));
+            return Ok((
+                false,
+                format!("expected {expected} alert(s), got {count}{first}"),
+            ));
         }
         None if count == 0 => return Ok((false, "expected an alert, got none".into())),
         _ => {}
@@ -167,11 +180,18 @@ async fn run_case(
         if !found {
             let seen: Vec<String> = alerts
                 .iter()
-                .map(|a| a.output_fields.get(key).map_or("(absent)".into(), |v| v.to_string()))
+                .map(|a| {
+                    a.output_fields
+                        .get(key)
+                        .map_or("(absent)".into(), |v| v.to_string())
+                })
                 .collect();
             return Ok((
                 false,
-                format!("no alert has output field `{key}` = {wanted}; seen: {}", seen.join(", ")),
+                format!(
+                    "no alert has output field `{key}` = {wanted}; seen: {}",
+                    seen.join(", ")
+                ),
             ));
         }
     }

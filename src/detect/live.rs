@@ -150,7 +150,9 @@ async fn run(
                     publish(&mut outbox, &alerts);
                     publish_statuses(&engine);
                 }
-                Err(error) => tracing::error!(%error, "cannot build a detection batch; events skipped"),
+                Err(error) => {
+                    tracing::error!(%error, "cannot build a detection batch; events skipped")
+                }
             }
         }
         if last_tick.elapsed() >= CLOCK_TICK {
@@ -218,7 +220,8 @@ async fn seed_windows(engine: &mut Engine, data_dir: &Path, lists: &Lists) {
         .collect();
     let now = chrono::Utc::now();
     for (rule_id, filter, length) in wanted {
-        let since = now - chrono::Duration::from_std(length).unwrap_or(chrono::Duration::days(3650));
+        let since =
+            now - chrono::Duration::from_std(length).unwrap_or(chrono::Duration::days(3650));
         let sql = format!(
             "SELECT {} FROM events WHERE stage_at >= TIMESTAMP '{}' AND ({filter}) ORDER BY stage_at",
             columns.join(", "),
@@ -232,7 +235,9 @@ async fn seed_windows(engine: &mut Engine, data_dir: &Path, lists: &Lists) {
                     tracing::info!(rule = %rule_id, rows, "window refilled from stored events");
                 }
             }
-            Err(error) => tracing::warn!(rule = %rule_id, %error, "cannot refill the window from stored events"),
+            Err(error) => {
+                tracing::warn!(rule = %rule_id, %error, "cannot refill the window from stored events")
+            }
         }
     }
 }
@@ -247,7 +252,10 @@ async fn collect(
     let mut matching = Vec::with_capacity(batches.len());
     for batch in batches {
         // Same columns in the same order; the schema object must be the engine's.
-        matching.push(RecordBatch::try_new(detection_schema(), batch.columns().to_vec())?);
+        matching.push(RecordBatch::try_new(
+            detection_schema(),
+            batch.columns().to_vec(),
+        )?);
     }
     Ok(matching)
 }

@@ -107,7 +107,18 @@ pub async fn test_public(pack: &Pack, cases_file: &Path) -> anyhow::Result<Vec<P
     let mut outcomes = Vec::new();
     for case in &cases {
         let outcome = match case.source.as_str() {
-            "falco" => falco_case(rules, &options, &falco_names, &falco_lists, base, case, scratch.path()).await?,
+            "falco" => {
+                falco_case(
+                    rules,
+                    &options,
+                    &falco_names,
+                    &falco_lists,
+                    base,
+                    case,
+                    scratch.path(),
+                )
+                .await?
+            }
             "panther" => panther_case(rules, &panther_options, base, case, scratch.path()).await?,
             _ => continue,
         };
@@ -142,7 +153,9 @@ fn options_for_falco(
             if name == "defaults" {
                 continue;
             }
-            return Ok(Err(format!("needs Falco rule file `{name}`, which has no lists equivalent")));
+            return Ok(Err(format!(
+                "needs Falco rule file `{name}`, which has no lists equivalent"
+            )));
         };
         let path = scratch.join("lists.toml");
         std::fs::write(&path, toml::to_string(table)?)?;
@@ -172,17 +185,29 @@ async fn falco_case(
                 .map(|(rule, _)| rule.clone())
                 .collect();
             if candidates.is_empty() {
-                return Ok(outcome(case, "fail", format!("no rule has `{name}` in equivalents")));
+                return Ok(outcome(
+                    case,
+                    "fail",
+                    format!("no rule has `{name}` in equivalents"),
+                ));
             }
             let alerts = match alerts_of(candidates, &options, &[path.clone()]).await? {
                 Ok(alerts) => alerts,
                 Err(error) => return Ok(outcome(case, "fail", error)),
             };
             if alerts.is_empty() {
-                return Ok(outcome(case, "fail", format!("no alert from the rules equivalent to `{name}`")));
+                return Ok(outcome(
+                    case,
+                    "fail",
+                    format!("no alert from the rules equivalent to `{name}`"),
+                ));
             }
         }
-        return Ok(outcome(case, "pass", format!("fired {}", case.rules.join(", "))));
+        return Ok(outcome(
+            case,
+            "pass",
+            format!("fired {}", case.rules.join(", ")),
+        ));
     }
     let watched: Vec<Rule> = rules
         .iter()
@@ -203,7 +228,10 @@ async fn falco_case(
         Some(alert) => Ok(outcome(
             case,
             "fail",
-            format!("expected no alert, `{}` raised: {}", alert.rule_id, alert.output),
+            format!(
+                "expected no alert, `{}` raised: {}",
+                alert.rule_id, alert.output
+            ),
         )),
     }
 }
@@ -220,11 +248,19 @@ async fn panther_case(
     };
     let candidates = rules_equivalent_to(rules, name);
     if candidates.is_empty() {
-        return Ok(outcome(case, "fail", format!("no rule has `{name}` in equivalents")));
+        return Ok(outcome(
+            case,
+            "fail",
+            format!("no rule has `{name}` in equivalents"),
+        ));
     }
     let text = std::fs::read_to_string(base.join(&case.file))?;
     let Some(event) = text.lines().nth(case.line.unwrap_or(1).saturating_sub(1)) else {
-        return Ok(outcome(case, "fail", "the case's line is not in the file".into()));
+        return Ok(outcome(
+            case,
+            "fail",
+            "the case's line is not in the file".into(),
+        ));
     };
     let mut fired = Vec::new();
     for (rule, count) in candidates {
@@ -236,7 +272,11 @@ async fn panther_case(
             Err(error) => return Ok(outcome(case, "fail", error)),
         }
     }
-    let verdict = if fired.is_empty() != case.expected { "pass" } else { "fail" };
+    let verdict = if fired.is_empty() != case.expected {
+        "pass"
+    } else {
+        "fail"
+    };
     let detail = match (case.expected, fired.is_empty()) {
         (true, false) => format!("fired {}", fired.join(", ")),
         (true, true) => "expected an alert, got none".into(),
@@ -268,7 +308,10 @@ fn repeated(event: &str, count: usize) -> anyhow::Result<String> {
                 .and_then(|r| r.as_object_mut())
                 .and_then(|r| r.get_mut("name"));
             if let Some(name) = name.filter(|n| n.is_string()) {
-                *name = serde_json::Value::from(format!("{}-{copy}", name.as_str().unwrap_or_default()));
+                *name = serde_json::Value::from(format!(
+                    "{}-{copy}",
+                    name.as_str().unwrap_or_default()
+                ));
             }
         }
         out.push_str(&value.to_string());

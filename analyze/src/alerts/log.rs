@@ -14,7 +14,18 @@ pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 const SEGMENT_SUFFIX: &str = ".jsonl";
 
 /// A place in the log: a segment and a byte offset in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Position {
     pub segment: u64,
     pub offset: u64,
@@ -184,13 +195,20 @@ impl LogReader {
             }
             let path = segment_path(&self.dir, segment);
             let mut file = File::open(&path).map_err(log_error(&path))?;
-            let mut offset = if segment == from.segment { from.offset } else { 0 };
-            file.seek(SeekFrom::Start(offset)).map_err(log_error(&path))?;
+            let mut offset = if segment == from.segment {
+                from.offset
+            } else {
+                0
+            };
+            file.seek(SeekFrom::Start(offset))
+                .map_err(log_error(&path))?;
             let mut reader = BufReader::new(file);
             let mut line = Vec::new();
             while found.len() < max {
                 line.clear();
-                let read = reader.read_until(b'\n', &mut line).map_err(log_error(&path))?;
+                let read = reader
+                    .read_until(b'\n', &mut line)
+                    .map_err(log_error(&path))?;
                 if read == 0 || line.last() != Some(&b'\n') {
                     break;
                 }

@@ -100,7 +100,10 @@ pub async fn run_sink(
             }
             continue;
         }
-        runner.stats.pending.store(batch.len() as u64, Ordering::Relaxed);
+        runner
+            .stats
+            .pending
+            .store(batch.len() as u64, Ordering::Relaxed);
         let end = batch.last().map(|(_, p)| *p).unwrap_or(position);
         let alerts: Vec<Alert> = batch
             .into_iter()
@@ -114,12 +117,18 @@ pub async fn run_sink(
         };
         match outcome {
             Ok(()) => {
-                runner.stats.delivered.fetch_add(alerts.len() as u64, Ordering::Relaxed);
+                runner
+                    .stats
+                    .delivered
+                    .fetch_add(alerts.len() as u64, Ordering::Relaxed);
                 retry = FIRST_RETRY;
             }
             Err(SinkError::Permanent(reason)) => {
                 runner.stats.failures.fetch_add(1, Ordering::Relaxed);
-                runner.stats.dead_lettered.fetch_add(alerts.len() as u64, Ordering::Relaxed);
+                runner
+                    .stats
+                    .dead_lettered
+                    .fetch_add(alerts.len() as u64, Ordering::Relaxed);
                 tracing::error!(sink = %name, alerts = alerts.len(), %reason, "the sink refused alerts; written to its dead-letter file");
                 if let Err(error) = dead_letter(&data_dir, &name, &alerts, &reason) {
                     tracing::error!(sink = %name, %error, "cannot write the dead-letter file; will retry");
@@ -173,7 +182,10 @@ fn dead_letter(data_dir: &Path, sink: &str, alerts: &[Alert], reason: &str) -> s
         .open(&path)?;
     let mut text = Vec::new();
     for alert in alerts {
-        serde_json::to_writer(&mut text, &serde_json::json!({"reason": reason, "alert": alert}))?;
+        serde_json::to_writer(
+            &mut text,
+            &serde_json::json!({"reason": reason, "alert": alert}),
+        )?;
         text.push(b'\n');
     }
     file.write_all(&text)?;

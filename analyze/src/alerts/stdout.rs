@@ -17,7 +17,8 @@ impl Sink for StdoutSink {
     async fn deliver(&mut self, alerts: &[Alert]) -> Result<(), SinkError> {
         let mut text = Vec::new();
         for alert in alerts {
-            serde_json::to_writer(&mut text, alert).map_err(|e| SinkError::Permanent(e.to_string()))?;
+            serde_json::to_writer(&mut text, alert)
+                .map_err(|e| SinkError::Permanent(e.to_string()))?;
             text.push(b'\n');
         }
         let mut stdout = tokio::io::stdout();

@@ -59,8 +59,10 @@ pub fn alerts_schema() -> SchemaRef {
 pub fn alerts_batch(alerts: &[Alert]) -> Result<RecordBatch> {
     let mut time = TimestampMicrosecondBuilder::new().with_timezone("UTC");
     let mut texts: Vec<StringBuilder> = TEXT_COLUMNS.iter().map(|_| StringBuilder::new()).collect();
-    let mut lists: Vec<ListBuilder<StringBuilder>> =
-        LIST_COLUMNS.iter().map(|_| ListBuilder::new(StringBuilder::new())).collect();
+    let mut lists: Vec<ListBuilder<StringBuilder>> = LIST_COLUMNS
+        .iter()
+        .map(|_| ListBuilder::new(StringBuilder::new()))
+        .collect();
     for alert in alerts {
         time.append_option(schemas::time::parse_micros(&alert.time));
         let output_fields = serde_json::to_string(&alert.output_fields)
@@ -86,7 +88,10 @@ pub fn alerts_batch(alerts: &[Alert]) -> Result<RecordBatch> {
         for (builder, value) in texts.iter_mut().zip(values) {
             builder.append_value(value);
         }
-        for (builder, items) in lists.iter_mut().zip([&alert.tags, &alert.mitre, &alert.audit_ids]) {
+        for (builder, items) in lists
+            .iter_mut()
+            .zip([&alert.tags, &alert.mitre, &alert.audit_ids])
+        {
             for item in items {
                 builder.values().append_value(item);
             }
@@ -132,7 +137,8 @@ impl TableProvider for AlertsTable {
             .read_all()
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let batch = alerts_batch(&alerts)?;
-        let exec = MemorySourceConfig::try_new_exec(&[vec![batch]], alerts_schema(), projection.cloned())?;
+        let exec =
+            MemorySourceConfig::try_new_exec(&[vec![batch]], alerts_schema(), projection.cloned())?;
         Ok(exec)
     }
 }

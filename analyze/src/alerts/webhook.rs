@@ -19,7 +19,8 @@ pub struct WebhookSink {
 
 impl WebhookSink {
     pub fn new(url: &str, bearer_token: Option<String>, timeout: Duration) -> Result<Self, String> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| format!("invalid webhook URL `{url}`: {e}"))?;
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| format!("invalid webhook URL `{url}`: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(format!("invalid webhook URL `{url}`: use http or https"));
         }

@@ -417,10 +417,9 @@ fn window_due(rule: &Rule, planned: &mut Planned, now: i64) -> bool {
             Some(next) => now >= next,
             None => {
                 // The first run waits one interval so that a burst can gather.
-                let every = rule
-                    .window
-                    .as_ref()
-                    .map_or(0, |spec| i64::try_from(spec.every.as_micros()).unwrap_or(i64::MAX));
+                let every = rule.window.as_ref().map_or(0, |spec| {
+                    i64::try_from(spec.every.as_micros()).unwrap_or(i64::MAX)
+                });
                 planned.next_run = Some(now.saturating_add(every));
                 false
             }
@@ -438,8 +437,8 @@ fn sorted_by_time(batch: &RecordBatch) -> Result<(RecordBatch, Vec<i64>), String
     let array = datafusion::arrow::array::Int64Array::from(times);
     let order = datafusion::arrow::compute::sort_to_indices(&array, None, None)
         .map_err(|e| e.to_string())?;
-    let sorted = datafusion::arrow::compute::take_record_batch(batch, &order)
-        .map_err(|e| e.to_string())?;
+    let sorted =
+        datafusion::arrow::compute::take_record_batch(batch, &order).map_err(|e| e.to_string())?;
     let times = event_times(&sorted);
     Ok((sorted, times))
 }
@@ -603,13 +602,22 @@ async fn plan_rule(rule: &Rule, options: &EngineOptions) -> Result<Planned, Stri
     check_result_schema(&result)?;
     for column in &rule.dedup {
         if result.field_with_name(column).is_err() {
-            return Err(format!("`dedup` names `{column}`, which the query does not select"));
+            return Err(format!(
+                "`dedup` names `{column}`, which the query does not select"
+            ));
         }
     }
     for name in output::placeholders(&rule.output) {
-        let special = [output::CLUSTER, output::AUDIT_ID, output::AUDIT_IDS, output::TIME];
+        let special = [
+            output::CLUSTER,
+            output::AUDIT_ID,
+            output::AUDIT_IDS,
+            output::TIME,
+        ];
         if !special.contains(&name) && result.field_with_name(name).is_err() {
-            return Err(format!("`output` uses `{{{name}}}`, which the query does not select"));
+            return Err(format!(
+                "`output` uses `{{{name}}}`, which the query does not select"
+            ));
         }
     }
     let (filter, window) = match rule.window.as_ref() {

@@ -88,7 +88,9 @@ impl Lists {
             let mut values = Vec::with_capacity(items.len());
             for item in items {
                 let Some(text) = item.as_str() else {
-                    return Err(invalid(format!("`{name}`: expected a list of strings, found `{item}`")));
+                    return Err(invalid(format!(
+                        "`{name}`: expected a list of strings, found `{item}`"
+                    )));
                 };
                 values.push(text.to_string());
             }
@@ -168,6 +170,9 @@ mod tests {
 
         std::fs::write(&config, "trusted_users = [1]\n").unwrap();
         let error = lists.override_from_toml(&config).unwrap_err().to_string();
-        assert!(error.contains("`trusted_users`: expected a list of strings"), "{error}");
+        assert!(
+            error.contains("`trusted_users`: expected a list of strings"),
+            "{error}"
+        );
     }
 }

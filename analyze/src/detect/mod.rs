@@ -24,5 +24,5 @@ pub mod window;
 pub use engine::{Engine, EngineOptions, RuleStatus};
 pub use input::{detection_schema, event_times, input_batch};
 pub use lists::Lists;
-pub use views::{load_views, View};
 pub use rule::{load_dir, parse_rule, Mode, PolicyLevel, Rule, RuleError};
+pub use views::{load_views, View};

@@ -85,17 +85,19 @@ pub fn findings(batches: &[RecordBatch]) -> Result<Vec<Finding>, String> {
                 fields: Vec::new(),
             };
             for (field, column) in schema.fields().iter().zip(batch.columns()) {
-                let value = ScalarValue::try_from_array(column.as_ref(), row)
-                    .map_err(|e| e.to_string())?;
+                let value =
+                    ScalarValue::try_from_array(column.as_ref(), row).map_err(|e| e.to_string())?;
                 match field.name().as_str() {
                     CLUSTER => finding.cluster = text(&value).unwrap_or_default(),
                     AUDIT_ID => finding.audit_ids.extend(text(&value)),
                     AUDIT_IDS => {
                         if let Value::Array(items) = json(&value) {
-                            finding.audit_ids.extend(items.into_iter().filter_map(|item| match item {
-                                Value::String(id) => Some(id),
-                                _ => None,
-                            }));
+                            finding.audit_ids.extend(items.into_iter().filter_map(
+                                |item| match item {
+                                    Value::String(id) => Some(id),
+                                    _ => None,
+                                },
+                            ));
                         }
                     }
                     TIME => finding.time = micros(&value),
@@ -138,9 +140,9 @@ pub fn json(value: &ScalarValue) -> Value {
         return Value::String(schemas::time::format_micros(micros));
     }
     match value {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
-            Value::String(s.clone())
-        }
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => Value::String(s.clone()),
         ScalarValue::Boolean(Some(b)) => Value::Bool(*b),
         ScalarValue::Int8(Some(v)) => Value::from(*v),
         ScalarValue::Int16(Some(v)) => Value::from(*v),
@@ -161,9 +163,14 @@ pub fn json(value: &ScalarValue) -> Value {
 
 fn list_json(array: &dyn Array) -> Value {
     // A list scalar is a one-row list array; its only row holds the items.
-    let Some(list) = array.as_any().downcast_ref::<datafusion::arrow::array::GenericListArray<i32>>()
+    let Some(list) = array
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::GenericListArray<i32>>()
     else {
-        if let Some(large) = array.as_any().downcast_ref::<datafusion::arrow::array::GenericListArray<i64>>() {
+        if let Some(large) = array
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::GenericListArray<i64>>()
+        {
             return items_json(large.value(0).as_ref());
         }
         return Value::Null;
@@ -257,7 +264,10 @@ mod tests {
             ],
         };
         assert_eq!(
-            render("{user_name} ran {images} in {namespace} on {cluster}", &finding),
+            render(
+                "{user_name} ran {images} in {namespace} on {cluster}",
+                &finding
+            ),
             "alice ran nginx, busybox in <NA> on prod"
         );
         assert_eq!(placeholders("{a} and {b}"), ["a", "b"]);

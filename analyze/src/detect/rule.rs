@@ -165,11 +165,7 @@ pub fn load_dir(dir: &Path) -> Result<(Vec<Rule>, Vec<RuleError>), std::io::Erro
             errors.push(RuleError {
                 path: rule.path.clone(),
                 line: 1,
-                message: format!(
-                    "rule id `{}` is also used by {}",
-                    rule.id,
-                    first.display()
-                ),
+                message: format!("rule id `{}` is also used by {}", rule.id, first.display()),
             });
         }
     }
@@ -222,7 +218,10 @@ pub fn parse_rule(path: &Path, text: &str) -> Result<Rule, RuleError> {
         let Some(known) = KEYS.iter().find(|k| **k == key) else {
             return Err(error(
                 number,
-                format!("unknown header key `{key}`: expected one of {}", KEYS.join(", ")),
+                format!(
+                    "unknown header key `{key}`: expected one of {}",
+                    KEYS.join(", ")
+                ),
             ));
         };
         if header
@@ -429,15 +428,26 @@ WHERE object_subresource = 'exec'
         let broken = RULE.replace("-- severity: Notice", "-- severity: Loud");
         let error = parse_rule(Path::new("q/pod-exec.sql"), &broken).unwrap_err();
         assert_eq!(error.line, 3);
-        assert!(error.to_string().starts_with("q/pod-exec.sql:3: `severity`"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("q/pod-exec.sql:3: `severity`"),
+            "{error}"
+        );
 
         let unknown = RULE.replace("-- tags:", "-- tag:");
         let error = parse_rule(Path::new("q/pod-exec.sql"), &unknown).unwrap_err();
-        assert!(error.to_string().contains("unknown header key `tag`"), "{error}");
+        assert!(
+            error.to_string().contains("unknown header key `tag`"),
+            "{error}"
+        );
 
         let window = RULE.replace("-- mode: event", "-- mode: window");
         let error = parse_rule(Path::new("q/pod-exec.sql"), &window).unwrap_err();
-        assert!(error.message.contains("missing header key `window`"), "{error}");
+        assert!(
+            error.message.contains("missing header key `window`"),
+            "{error}"
+        );
 
         let renamed = parse_rule(Path::new("q/other.sql"), RULE).unwrap_err();
         assert!(renamed.message.contains("name the file `pod-exec.sql`"));

@@ -29,7 +29,11 @@ pub fn load_views(dir: &Path) -> Result<Vec<View>, std::io::Error> {
         if path.extension().is_none_or(|ext| ext != "sql") {
             continue;
         }
-        let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else {
+        let Some(name) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+        else {
             continue;
         };
         let sql = std::fs::read_to_string(&path)?;
