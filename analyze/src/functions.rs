@@ -2,7 +2,11 @@
 //! columns, request-URI query parameters, IP ranges and image names (see `docs/rules.md`), plus
 //! the `json_get_*` family and `->`/`->>` from `datafusion-functions-json`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
+use std::rc::Rc;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -198,11 +202,11 @@ fn json_matches(text: Option<&str>, path: Option<&str>) -> Result<Vec<String>> {
     let (Some(text), Some(path)) = (text, path) else {
         return Ok(Vec::new());
     };
-    let path = match JsonPath::parse(path) {
+    let path = match parsed_path(path) {
         Ok(path) => path,
         Err(error) => return exec_err!("invalid JSONPath `{path}`: {error}"),
     };
-    let Ok(document) = serde_json::from_str::<serde_json::Value>(text) else {
+    let Some(document) = parsed_document(text) else {
         return Ok(Vec::new());
     };
     let found = path
@@ -215,6 +219,73 @@ fn json_matches(text: Option<&str>, path: Option<&str>) -> Result<Vec<String>> {
         })
         .collect();
     Ok(found)
+}
+
+/// Documents kept parsed per thread at most, and their text's total size: rules running one
+/// after another on the same batch ask for the same request bodies again and again.
+const PARSED_DOCUMENTS: usize = 16_384;
+const PARSED_DOCUMENT_BYTES: usize = 256 * 1024 * 1024;
+
+struct DocumentCache {
+    entries: HashMap<u64, (Box<str>, Rc<serde_json::Value>)>,
+    bytes: usize,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+thread_local! {
+    static DOCUMENTS: RefCell<DocumentCache> = RefCell::new(DocumentCache {
+        entries: HashMap::new(),
+        bytes: 0,
+        hasher: std::collections::hash_map::RandomState::new(),
+    });
+    static PATHS: RefCell<HashMap<String, Rc<JsonPath>>> = RefCell::new(HashMap::new());
+}
+
+/// `text` parsed, from the cache when the same text was parsed before on this thread. The key
+/// hashes the length and both ends of the text; a hit is confirmed by comparing the whole text.
+fn parsed_document(text: &str) -> Option<Rc<serde_json::Value>> {
+    DOCUMENTS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let bytes = text.as_bytes();
+        let key = {
+            let ends = 64.min(bytes.len());
+            let mut hasher = cache.hasher.build_hasher();
+            bytes.len().hash(&mut hasher);
+            bytes[..ends].hash(&mut hasher);
+            bytes[bytes.len() - ends..].hash(&mut hasher);
+            hasher.finish()
+        };
+        if let Some((cached, value)) = cache.entries.get(&key) {
+            if cached.as_ref() == text {
+                return Some(value.clone());
+            }
+        }
+        let value = Rc::new(serde_json::from_str::<serde_json::Value>(text).ok()?);
+        if cache.entries.len() >= PARSED_DOCUMENTS || cache.bytes + text.len() > PARSED_DOCUMENT_BYTES {
+            cache.entries.clear();
+            cache.bytes = 0;
+        }
+        cache.bytes += text.len();
+        if let Some((old, _)) = cache.entries.insert(key, (text.into(), value.clone())) {
+            cache.bytes -= old.len();
+        }
+        Some(value)
+    })
+}
+
+fn parsed_path(path: &str) -> std::result::Result<Rc<JsonPath>, String> {
+    PATHS.with(|paths| {
+        if let Some(parsed) = paths.borrow().get(path) {
+            return Ok(parsed.clone());
+        }
+        let parsed = Rc::new(JsonPath::parse(path).map_err(|e| e.to_string())?);
+        let mut paths = paths.borrow_mut();
+        if paths.len() > 1024 {
+            paths.clear();
+        }
+        paths.insert(path.to_string(), parsed.clone());
+        Ok(parsed)
+    })
 }
 
 /// The decoded values of query parameter `name` in `uri`.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::TableProvider;
 use datafusion::execution::memory_pool::GreedyMemoryPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
@@ -105,6 +106,8 @@ struct Runner {
 /// The rule engine.
 pub struct Engine {
     runners: Vec<Runner>,
+    /// Views computed once per batch for all event rules.
+    shared: Option<SharedViews>,
     /// Longest stretch of event time window rules see at once (µs).
     slice_micros: i64,
     dedup: Dedup,
@@ -115,6 +118,13 @@ pub struct Engine {
 impl Engine {
     /// Plans every enabled rule. A rule that does not plan is kept, as failed, with the error.
     pub async fn new(rules: Vec<Rule>, options: EngineOptions) -> Engine {
+        let shared = match SharedViews::plan(&options).await {
+            Ok(shared) => shared,
+            Err(error) => {
+                tracing::error!(%error, "views not computed once per batch; each rule computes them");
+                None
+            }
+        };
         let mut runners = Vec::with_capacity(rules.len());
         for rule in rules {
             let mut status = RuleStatus {
@@ -128,7 +138,7 @@ impl Engine {
                 status.state = "disabled".into();
                 None
             } else {
-                match plan_rule(&rule, &options).await {
+                match plan_rule(&rule, &options, shared.as_ref()).await {
                     Ok(planned) => Some(planned),
                     Err(message) => {
                         let error = format!("{}:{}: {message}", rule.path.display(), rule.sql_line);
@@ -153,6 +163,7 @@ impl Engine {
             .clamp(MIN_SLICE, MAX_SLICE);
         Engine {
             runners,
+            shared,
             slice_micros: i64::try_from(shortest_every.as_micros()).unwrap_or(i64::MAX),
             dedup: Dedup::new(options.max_dedup_keys),
             watermark: None,
@@ -205,6 +216,9 @@ impl Engine {
         let now = self.watermark.unwrap_or(0);
         let mut alerts = Vec::new();
         let whole = Arc::new(vec![batch.clone()]);
+        if let Some(shared) = &self.shared {
+            shared.compute(&whole, self.options.rule_timeout).await;
+        }
         for index in 0..self.runners.len() {
             let runner = &mut self.runners[index];
             let Some(planned) = runner.planned.as_mut() else {
@@ -578,7 +592,11 @@ async fn plan_sql(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan, String
     frame.into_optimized_plan().map_err(|e| e.to_string())
 }
 
-async fn plan_rule(rule: &Rule, options: &EngineOptions) -> Result<Planned, String> {
+async fn plan_rule(
+    rule: &Rule,
+    options: &EngineOptions,
+    shared: Option<&SharedViews>,
+) -> Result<Planned, String> {
     let ctx = session(options)?;
     let schema = detection_schema();
     let events = Arc::new(BatchTable::new(schema.clone()));
@@ -596,7 +614,16 @@ async fn plan_rule(rule: &Rule, options: &EngineOptions) -> Result<Planned, Stri
         ctx.register_table(name.as_str(), table)
             .map_err(|e| e.to_string())?;
     }
-    super::views::register_views(&ctx, &options.views).await?;
+    match shared {
+        // Event rules read the views computed once for the batch.
+        Some(shared) if rule.mode == Mode::Event => {
+            for (name, _, table) in &shared.views {
+                ctx.register_table(name.as_str(), table.clone())
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        _ => super::views::register_views(&ctx, &options.views).await?,
+    }
     let plan = plan_sql(&ctx, &rule.sql).await?;
     let result = plan.schema().as_arrow().clone();
     check_result_schema(&result)?;
@@ -642,4 +669,84 @@ async fn plan_rule(rule: &Rule, options: &EngineOptions) -> Result<Planned, Stri
         window,
         next_run: None,
     })
+}
+
+/// The views, computed once per batch into in-memory tables every event rule reads: their
+/// work (parsing request bodies, unnesting containers) is done once, not once per rule.
+struct SharedViews {
+    ctx: SessionContext,
+    events: Arc<BatchTable>,
+    /// In an order where every view comes after the views it reads.
+    views: Vec<(String, LogicalPlan, Arc<BatchTable>)>,
+}
+
+impl SharedViews {
+    async fn plan(options: &EngineOptions) -> Result<Option<SharedViews>, String> {
+        if options.views.is_empty() {
+            return Ok(None);
+        }
+        let ctx = session(options)?;
+        let events = Arc::new(BatchTable::new(detection_schema()));
+        ctx.register_table(EVENTS, events.clone())
+            .map_err(|e| e.to_string())?;
+        for (name, table) in options.lists.tables().map_err(|e| e.to_string())? {
+            if name != EVENTS {
+                ctx.register_table(name.as_str(), table)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let mut pending: Vec<&super::views::View> = options.views.iter().collect();
+        let mut views = Vec::new();
+        while !pending.is_empty() {
+            let mut failed = Vec::new();
+            let mut first_error = None;
+            for view in &pending {
+                match plan_sql(&ctx, &view.sql).await {
+                    Ok(plan) => {
+                        let schema = Arc::new(plan.schema().as_arrow().clone());
+                        let table = Arc::new(BatchTable::new(schema));
+                        ctx.register_table(view.name.as_str(), table.clone())
+                            .map_err(|e| e.to_string())?;
+                        views.push((view.name.clone(), plan, table));
+                    }
+                    Err(error) => {
+                        first_error.get_or_insert_with(|| {
+                            format!("view `{}` ({}): {error}", view.name, view.path.display())
+                        });
+                        failed.push(*view);
+                    }
+                }
+            }
+            if failed.len() == pending.len() {
+                return Err(first_error.unwrap_or_default());
+            }
+            pending = failed;
+        }
+        Ok(Some(SharedViews { ctx, events, views }))
+    }
+
+    async fn compute(&self, batch: &Arc<Vec<RecordBatch>>, timeout: Duration) {
+        self.events.set(batch.clone());
+        for (name, plan, table) in &self.views {
+            let schema = table.schema();
+            let result = tokio::time::timeout(timeout, execute(&self.ctx, plan)).await;
+            let batches = match result {
+                Ok(Ok(batches)) => batches
+                    .into_iter()
+                    .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string()),
+                Ok(Err(error)) => Err(error),
+                Err(_) => Err(format!("took longer than {}s", timeout.as_secs())),
+            };
+            match batches {
+                Ok(batches) => table.set(Arc::new(batches)),
+                Err(error) => {
+                    tracing::error!(view = %name, %error, "view failed for this batch; rules reading it see no rows");
+                    table.set(Arc::new(Vec::new()));
+                }
+            }
+        }
+        self.events.set(Arc::new(Vec::new()));
+    }
 }
