@@ -239,7 +239,11 @@ async fn a_window_remembers_stored_events_across_a_restart() {
         assert_eq!(response.status(), 200);
     }
     server.terminate_cleanly();
-    assert!(!alerts_file.exists(), "two deletions must not alert");
+    assert!(
+        !alerts_file.exists(),
+        "two deletions must not alert: {}",
+        std::fs::read_to_string(&alerts_file).unwrap_or_default()
+    );
 
     // After the restart the window holds d1 and d2 again, from the stored events.
     let server = Server::start(&data, &args);

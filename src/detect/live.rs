@@ -68,6 +68,9 @@ pub fn start(
         Outbox::start(data_dir, sinks).context("cannot open the alert log")?
     };
     let (tx, rx) = mpsc::sync_channel(TAP_QUEUE);
+    // The engine fills its windows from the stored events before any new event can arrive:
+    // an event stored later must reach the windows once, through the queue.
+    let (ready_tx, ready_rx) = mpsc::sync_channel::<()>(1);
     let data_dir = data_dir.to_path_buf();
     let thread = std::thread::Builder::new()
         .name("auditlens-detect".into())
@@ -82,9 +85,11 @@ pub fn start(
                     return;
                 }
             };
-            local.block_on(run(rules, options, data_dir, outbox, rx, statuses));
+            local.block_on(run(rules, options, data_dir, outbox, rx, statuses, ready_tx));
         })
         .context("cannot start the detection thread")?;
+    // An error means the thread ended early; it has logged why, and serving goes on without it.
+    let _ = ready_rx.recv();
     Ok((Tap(tx), Detection { thread }))
 }
 
@@ -104,6 +109,7 @@ async fn run(
     mut outbox: Outbox,
     rx: Receiver<Tapped>,
     statuses: Statuses,
+    ready: mpsc::SyncSender<()>,
 ) {
     let lists = options.lists.clone();
     let mut engine = Engine::new(rules, options).await;
@@ -118,6 +124,7 @@ async fn run(
         Ok(sent) => engine.remember(&sent),
         Err(error) => tracing::warn!(%error, "cannot read past alerts; some may be sent again"),
     }
+    let _ = ready.send(());
     let mut pending: Vec<(String, EventRow)> = Vec::new();
     let mut first_pending: Option<Instant> = None;
     let mut last_tick = Instant::now();

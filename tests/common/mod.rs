@@ -22,7 +22,13 @@ pub struct Server {
 
 impl Server {
     /// Starts `serve` on a free loopback port with `args` added; waits until it listens.
+    /// Without `--rules` in `args`, detection is off (tests of the webhook and store).
     pub fn start(data_dir: &Path, args: &[&str]) -> Server {
+        let detection: &[&str] = if args.contains(&"--rules") {
+            &[]
+        } else {
+            &["--no-rules"]
+        };
         let mut child = Command::new(BIN)
             .args([
                 "serve",
@@ -33,6 +39,7 @@ impl Server {
                 "--data-dir",
             ])
             .arg(data_dir)
+            .args(detection)
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
