@@ -47,7 +47,7 @@ fn a_broken_rule_is_named_with_its_file_and_line() {
     std::fs::create_dir(&rules).unwrap();
     std::fs::write(
         rules.join("bad.sql"),
-        "-- id: bad\n-- title: Bad\n-- severity: Loud\n",
+        "-- id: bad\n-- title: Bad\n-- severity: Loud\n-- mitre: T1\n-- level: Metadata\n-- mode: event\n-- output: x\n-- description: x\nSELECT cluster, audit_id FROM events\n",
     )
     .unwrap();
     let output = run(&["rules", "list", "--rules", rules.to_str().unwrap()]);

@@ -30,7 +30,7 @@ FROM (
              '$.subjects[?@.kind == "ServiceAccount" && @.name == "default"].namespace') AS default_sa_namespaces,
            json_values(COALESCE(response_object, request_object),
              '$.subjects[?@.kind == "Group" && match(@.name, "system:serviceaccounts(:.*)?")].name') AS sa_groups
-    FROM events
+    FROM events_with_principal
     WHERE object_resource IN ('rolebindings', 'clusterrolebindings')
       AND object_subresource IS NULL
       AND verb IN ('create', 'update', 'patch')
@@ -41,10 +41,4 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND role_ref IN (SELECT value FROM privileged_roles)
   AND granted_to <> ''
   -- not the control plane, a kubelet, a kube-system controller or a listed controller
-  AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT LIKE 'eks:%'
-  AND COALESCE(user_name, '') NOT IN ('system:apiserver', 'system:kube-controller-manager',
-                                      'system:kube-scheduler', 'system:kube-proxy',
-                                      'system:addon-manager')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT is_cluster_component

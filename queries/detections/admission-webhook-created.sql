@@ -28,19 +28,12 @@ FROM (
          array_to_string(array_concat(
            json_values(request_object, '$.webhooks[*].clientConfig.url'),
            json_values(request_object, '$.webhooks[*].clientConfig.service.name')), ', ') AS targets
-  FROM events
+  FROM events_with_principal
   WHERE object_resource IN ('mutatingwebhookconfigurations', 'validatingwebhookconfigurations')
     AND object_subresource IS NULL
     AND verb = 'create'
     AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
     AND response_code BETWEEN 200 AND 299
+    -- not the control plane, a kubelet, a kube-system controller or a listed controller
+    AND NOT is_cluster_component
 )
-WHERE true
-  -- not the control plane, a kubelet, a kube-system controller or a listed controller
-  AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT LIKE 'eks:%'
-  AND COALESCE(user_name, '') NOT IN ('system:apiserver', 'system:kube-controller-manager',
-                                      'system:kube-scheduler', 'system:kube-proxy',
-                                      'system:addon-manager')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)

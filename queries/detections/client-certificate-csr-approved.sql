@@ -19,7 +19,7 @@ FROM (
   SELECT *, COALESCE(json_value(request_object, '$.spec.signerName'),
                      json_value(response_object, '$.spec.signerName')) AS signer_name,
             COALESCE(response_object, request_object) AS stored
-  FROM events
+  FROM events_with_principal
   WHERE object_resource = 'certificatesigningrequests'
     AND object_subresource = 'approval'
     AND verb IN ('update', 'patch')
@@ -30,10 +30,4 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   -- the same subresource also records denials
   AND array_has(json_values(request_object, '$.status.conditions[?@.status == "True"].type'), 'Approved')
   -- not the control plane, a kubelet, a kube-system controller or a listed controller
-  AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT LIKE 'eks:%'
-  AND COALESCE(user_name, '') NOT IN ('system:apiserver', 'system:kube-controller-manager',
-                                      'system:kube-scheduler', 'system:kube-proxy',
-                                      'system:addon-manager')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT is_cluster_component

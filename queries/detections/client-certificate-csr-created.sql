@@ -18,7 +18,7 @@ SELECT cluster, audit_id, stage_at AS time, user_name, user_agent, source_ip, ve
        array_to_string(json_values(request_object, '$.spec.usages[*]'), ', ') AS usages
 FROM (
   SELECT *, json_value(request_object, '$.spec.signerName') AS signer_name
-  FROM events
+  FROM events_with_principal
   WHERE object_resource = 'certificatesigningrequests'
     AND object_subresource IS NULL
     AND verb = 'create'
@@ -32,10 +32,4 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   -- bootstrap tokens of joining nodes
   AND COALESCE(user_name, '') NOT LIKE 'system:bootstrap:%'
   -- not the control plane, a kubelet, a kube-system controller or a listed controller
-  AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT LIKE 'eks:%'
-  AND COALESCE(user_name, '') NOT IN ('system:apiserver', 'system:kube-controller-manager',
-                                      'system:kube-scheduler', 'system:kube-proxy',
-                                      'system:addon-manager')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT is_cluster_component

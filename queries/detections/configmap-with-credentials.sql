@@ -18,7 +18,7 @@ SELECT cluster, audit_id, stage_at AS time, user_name, user_agent, source_ip, ve
        lower(regexp_match(data, '(aws[_-](s3[_-])?access[_-]key[_-]id|aws[_-]secret[_-]access[_-]key|password|passphrase|-----BEGIN [A-Z ]*PRIVATE KEY-----|AKIA[0-9A-Z]{16})', 'i')[1]) AS matched
 FROM (
   SELECT *, json_value(request_object, '$.data') AS data
-  FROM events
+  FROM events_with_principal
   WHERE object_resource = 'configmaps'
     AND object_subresource IS NULL
     AND verb IN ('create', 'update', 'patch')
@@ -28,10 +28,4 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   -- keys and values of data; binaryData is base64 and not searched
   AND data ~* '(aws[_-](s3[_-])?access[_-]key[_-]id|aws[_-]secret[_-]access[_-]key|password|passphrase|-----BEGIN [A-Z ]*PRIVATE KEY-----|AKIA[0-9A-Z]{16})'
   -- not the control plane, a kubelet, a kube-system controller or a listed controller
-  AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT LIKE 'eks:%'
-  AND COALESCE(user_name, '') NOT IN ('system:apiserver', 'system:kube-controller-manager',
-                                      'system:kube-scheduler', 'system:kube-proxy',
-                                      'system:addon-manager')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT is_cluster_component

@@ -17,38 +17,17 @@
 --   controller's rights (create pods anywhere, delete any object, grant itself roles through
 --   aggregation): a privilege escalation for anyone allowed to create pods in kube-system. Pods
 --   that controllers create are checked too.
-WITH writes AS (
-  SELECT cluster, audit_id, stage_at, user_name, source_ip, verb, object_resource,
-         COALESCE(object_name,
-                  json_value(response_object, '$.metadata.name'),
-                  json_value(request_object, '$.metadata.generateName')) AS object_name,
-         -- the pod spec: in the pod itself, or in the workload's pod template
-         CASE object_resource
-           WHEN 'pods' THEN json_value(request_object, '$.spec')
-           WHEN 'cronjobs' THEN json_value(request_object, '$.spec.jobTemplate.spec.template.spec')
-           ELSE json_value(request_object, '$.spec.template.spec')
-         END AS pod_spec
-  FROM events
-  WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
-    AND response_code BETWEEN 200 AND 299
-    -- the built-in controllers' service accounts exist only in kube-system
-    AND object_namespace = 'kube-system'
-    AND (
-          (object_resource = 'pods' AND object_subresource IS NULL AND verb = 'create')
-       OR (object_resource IN ('deployments', 'daemonsets', 'statefulsets', 'replicasets',
-                               'jobs', 'cronjobs')
-           AND object_subresource IS NULL
-           AND verb IN ('create', 'update', 'patch'))
-    )
-),
-accounts AS (
-  SELECT w.*,
+WITH accounts AS (
+  SELECT *,
          -- `serviceAccount` is the deprecated alias of `serviceAccountName`
          COALESCE(json_get_str(pod_spec, 'serviceAccountName'),
                   json_get_str(pod_spec, 'serviceAccount')) AS service_account,
          array_to_string(json_values(pod_spec, '$["containers","initContainers"][*].image'), ', ')
            AS images
-  FROM writes w
+  FROM pod_spec_writes
+  -- new pods and workloads; the built-in controllers' service accounts exist only in kube-system
+  WHERE object_subresource IS NULL
+    AND object_namespace = 'kube-system'
 )
 SELECT a.cluster, a.audit_id, a.stage_at AS time, a.user_name, a.source_ip, a.verb,
        a.object_resource, a.object_name, a.service_account, a.images

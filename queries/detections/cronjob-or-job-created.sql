@@ -25,32 +25,20 @@ SELECT cluster, audit_id, stage_at AS time, user_name, source_ip, user_agent, ve
        json_value(request_object, '$.spec.schedule') AS schedule,
        array_to_string(
          json_values(request_object, '$..["containers","initContainers"][*].image'), ', ') AS images
-FROM (
-  SELECT e.*,
-         -- control plane, kube-system service accounts (the CronJob and Job controllers),
-         -- cloud operators and known controllers
-         COALESCE(
-              (user_name LIKE 'system:%' AND user_name NOT LIKE 'system:serviceaccount:%'
-               AND user_name <> 'system:anonymous')
-           OR user_name LIKE 'system:serviceaccount:kube-system:%'
-           OR user_name LIKE 'eks:%'
-           OR user_name IN ('aksService', 'masterclient')
-           OR kc.value IS NOT NULL,
-           false) AS system_principal
-  FROM events e
-  LEFT JOIN known_controllers kc ON kc.value = e.user_name
-  WHERE object_resource IN ('cronjobs', 'jobs')
-    AND object_subresource IS NULL
-    AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
-    AND response_code BETWEEN 200 AND 299
-) w
-WHERE (
+FROM events_with_principal
+WHERE object_resource IN ('cronjobs', 'jobs')
+  AND object_subresource IS NULL
+  AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
+  AND response_code BETWEEN 200 AND 299
+  AND (
+        -- system principals (control plane, kube-system service accounts such as the CronJob
+        -- and Job controllers, cloud operators, known controllers) in system namespaces
         (object_resource = 'cronjobs'
          AND verb IN ('create', 'update', 'patch')
-         AND NOT (system_principal
+         AND NOT (is_system_principal
                   AND COALESCE(object_namespace, '') IN (SELECT value FROM system_namespaces)))
         -- Jobs: only those that no controller started
      OR (object_resource = 'jobs'
          AND verb = 'create'
-         AND NOT system_principal)
+         AND NOT is_system_principal)
       )

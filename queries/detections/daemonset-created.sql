@@ -20,8 +20,7 @@ SELECT cluster, audit_id, stage_at AS time, user_name, source_ip, user_agent, ob
        array_to_string(
          json_values(request_object, '$.spec.template.spec["containers","initContainers"][*].image'),
          ', ') AS images
-FROM events e
-LEFT JOIN known_controllers kc ON kc.value = e.user_name
+FROM events_with_principal
 WHERE object_resource = 'daemonsets'
   AND object_subresource IS NULL
   AND verb = 'create'
@@ -29,14 +28,5 @@ WHERE object_resource = 'daemonsets'
   AND response_code BETWEEN 200 AND 299
   -- cluster components (control plane, kube-system service accounts, cloud operators, known
   -- controllers) installing add-ons in system namespaces
-  AND NOT (
-        COALESCE(
-             (user_name LIKE 'system:%' AND user_name NOT LIKE 'system:serviceaccount:%'
-              AND user_name <> 'system:anonymous')
-          OR user_name LIKE 'system:serviceaccount:kube-system:%'
-          OR user_name LIKE 'eks:%'
-          OR user_name IN ('aksService', 'masterclient')
-          OR kc.value IS NOT NULL,
-          false)
-        AND COALESCE(object_namespace, '') IN (SELECT value FROM system_namespaces)
-      )
+  AND NOT (is_system_principal
+           AND COALESCE(object_namespace, '') IN (SELECT value FROM system_namespaces))

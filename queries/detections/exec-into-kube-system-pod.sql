@@ -15,8 +15,6 @@
 --   accounts and often with host access; a shell in one is a short step to cluster or node
 --   takeover. It is rarely routine: confirm the person and the reason.
 
--- Sessions are logged at ResponseStarted (code 101) and again at ResponseComplete; only the
--- first is used so one session gives one alert.
 SELECT cluster,
        audit_id,
        stage_at AS time,
@@ -25,19 +23,8 @@ SELECT cluster,
        user_agent,
        object_namespace,
        object_name,
-       COALESCE(url_query_values(request_uri, 'container')[1],
-                json_value(request_object, '$.container')) AS container,
-       array_to_string(
-         CASE WHEN cardinality(url_query_values(request_uri, 'command')) > 0
-              THEN url_query_values(request_uri, 'command')
-              ELSE json_values(request_object, '$.command[*]')
-         END, ' ') AS command
-FROM events
-WHERE object_resource = 'pods'
-  AND object_subresource = 'exec'
-  AND object_namespace = 'kube-system'
-  AND COALESCE(verb, 'create') IN ('create', 'get')
-  AND COALESCE(stage, 'ResponseStarted') = 'ResponseStarted'
-  AND COALESCE(response_code, 101) < 400
-  AND COALESCE(authz_decision, 'allow') = 'allow'
+       container,
+       command
+FROM exec_sessions
+WHERE object_namespace = 'kube-system'
   AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)

@@ -14,31 +14,6 @@
 --   workload outside its image and deployment pipeline and is a simple way to drop tools or
 --   replace files. Check what was copied and to which path.
 
-WITH sessions AS (
-  SELECT cluster,
-         audit_id,
-         stage_at,
-         user_name,
-         source_ip,
-         user_agent,
-         object_namespace,
-         object_name,
-         COALESCE(url_query_values(request_uri, 'container')[1],
-                  json_value(request_object, '$.container')) AS container,
-         array_to_string(
-           CASE WHEN cardinality(url_query_values(request_uri, 'command')) > 0
-                THEN url_query_values(request_uri, 'command')
-                ELSE json_values(request_object, '$.command[*]')
-           END, ' ') AS command
-  FROM events
-  WHERE object_resource = 'pods'
-    AND object_subresource = 'exec'
-    AND COALESCE(verb, 'create') IN ('create', 'get')
-    AND COALESCE(stage, 'ResponseStarted') = 'ResponseStarted'
-    AND COALESCE(response_code, 101) < 400
-    AND COALESCE(authz_decision, 'allow') = 'allow'
-    AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
-)
 SELECT cluster,
        audit_id,
        stage_at AS time,
@@ -49,7 +24,8 @@ SELECT cluster,
        object_name,
        container,
        command
-FROM sessions
--- the program is tar, its first argument is an extract flag group ending in f (xf, -xmf),
--- and the archive file is "-" (standard input, streamed from the caller)
-WHERE command ~ '^(\S*/)?tar\s+-?[a-zA-Z]*x[a-zA-Z]*f\s+-(\s|$)'
+FROM exec_sessions
+WHERE COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  -- the program is tar, its first argument is an extract flag group ending in f (xf, -xmf),
+  -- and the archive file is "-" (standard input, streamed from the caller)
+  AND command ~ '^(\S*/)?tar\s+-?[a-zA-Z]*x[a-zA-Z]*f\s+-(\s|$)'

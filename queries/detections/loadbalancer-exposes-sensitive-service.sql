@@ -19,45 +19,14 @@
 
 -- Ports are matched against sensitive_service_ports (port and targetPort), the service
 -- name, selector and labels against the LIKE patterns of sensitive_apps.
-WITH lb AS (
-    SELECT cluster,
-           audit_id,
-           stage_at,
-           user_name,
-           source_ip,
-           user_agent,
-           verb,
-           object_namespace,
-           object_name,
-           request_object,
+WITH open_lb AS (
+    SELECT *,
            array_concat(json_values(request_object, '$.spec.ports[*].port'),
                         json_values(request_object, '$.spec.ports[*].targetPort')) AS ports,
-           json_values(request_object, '$.spec.loadBalancerSourceRanges[*]') AS source_ranges,
            lower(concat_ws(' ', object_name,
                            json_value(request_object, '$.spec.selector'),
                            json_value(request_object, '$.metadata.labels'))) AS identity
-    FROM events
-    WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
-      AND object_resource = 'services'
-      AND object_subresource IS NULL
-      AND verb IN ('create', 'update', 'patch')
-      AND response_code BETWEEN 200 AND 299
-      AND json_value(request_object, '$.spec.type') = 'LoadBalancer'
-      -- internal load balancers of the common cloud providers
-      AND COALESCE(json_value(request_object, '$.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-internal"]'), 'false') IN ('false', '')
-      AND COALESCE(json_value(request_object, '$.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"]'), '') <> 'internal'
-      AND COALESCE(json_value(request_object, '$.metadata.annotations["service.beta.kubernetes.io/azure-load-balancer-internal"]'), 'false') <> 'true'
-      AND COALESCE(lower(json_value(request_object, '$.metadata.annotations["networking.gke.io/load-balancer-type"]')), '') <> 'internal'
-      AND COALESCE(lower(json_value(request_object, '$.metadata.annotations["cloud.google.com/load-balancer-type"]')), '') <> 'internal'
-      AND COALESCE(json_value(request_object, '$.metadata.annotations["service.beta.kubernetes.io/oci-load-balancer-internal"]'), 'false') <> 'true'
-),
-open_lb AS (
-    -- no source ranges, or ranges that include the whole internet
-    SELECT *
-    FROM lb
-    WHERE cardinality(source_ranges) = 0
-       OR array_has(source_ranges, '0.0.0.0/0')
-       OR array_has(source_ranges, '::/0')
+    FROM internet_facing_load_balancers
 ),
 hits AS (
     SELECT o.audit_id, 'port ' || p.value AS why

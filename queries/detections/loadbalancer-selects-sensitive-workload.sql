@@ -31,32 +31,17 @@
 -- first); an alert is raised when the second of the two arrives. A workload matches when
 -- every key of the service's selector has the same value in the workload's pod labels.
 -- Pods made by controllers (with ownerReferences) are represented by their controller.
-WITH lb AS (
+WITH open_lb AS (
+    -- the window keeps only successful writes, as internet_facing_load_balancers does
     SELECT cluster,
            audit_id,
            user_name,
            object_namespace AS namespace,
            object_name AS service,
            json_get_json(request_object, 'spec', 'selector') AS selector,
-           json_values(request_object, '$.spec.loadBalancerSourceRanges[*]') AS source_ranges
-    FROM events
-    WHERE object_resource = 'services'
-      AND json_value(request_object, '$.spec.type') = 'LoadBalancer'
-      AND json_value(request_object, '$.spec.selector') IS NOT NULL
-      -- internal load balancers of the common cloud providers
-      AND COALESCE(json_value(request_object, '$.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-internal"]'), 'false') IN ('false', '')
-      AND COALESCE(json_value(request_object, '$.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"]'), '') <> 'internal'
-      AND COALESCE(json_value(request_object, '$.metadata.annotations["service.beta.kubernetes.io/azure-load-balancer-internal"]'), 'false') <> 'true'
-      AND COALESCE(lower(json_value(request_object, '$.metadata.annotations["networking.gke.io/load-balancer-type"]')), '') <> 'internal'
-      AND COALESCE(lower(json_value(request_object, '$.metadata.annotations["cloud.google.com/load-balancer-type"]')), '') <> 'internal'
-      AND COALESCE(json_value(request_object, '$.metadata.annotations["service.beta.kubernetes.io/oci-load-balancer-internal"]'), 'false') <> 'true'
-),
-open_lb AS (
-    SELECT *
-    FROM lb
-    WHERE cardinality(source_ranges) = 0
-       OR array_has(source_ranges, '0.0.0.0/0')
-       OR array_has(source_ranges, '::/0')
+           source_ranges
+    FROM internet_facing_load_balancers
+    WHERE json_value(request_object, '$.spec.selector') IS NOT NULL
 ),
 selector_keys AS (
     SELECT audit_id, selector, unnest(json_object_keys(selector)) AS label

@@ -20,20 +20,14 @@ FROM (
          -- objectRef.name can be missing on create; the body then has it
          COALESCE(object_name, json_value(response_object, '$.metadata.name'),
                   json_value(request_object, '$.metadata.name')) AS object_name
-  FROM events
+  FROM events_with_principal
   WHERE object_resource = 'namespaces'
     AND object_subresource IS NULL
     AND verb = 'create'
+    -- not the control plane, a kubelet, a kube-system controller or a listed controller
+    AND NOT is_cluster_component
 )
 WHERE EXISTS (SELECT 1 FROM allowed_namespaces)
   AND COALESCE(object_name, '') NOT IN (SELECT value FROM allowed_namespaces)
   AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND response_code BETWEEN 200 AND 299
-  -- not the control plane, a kubelet, a kube-system controller or a listed controller
-  AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT LIKE 'eks:%'
-  AND COALESCE(user_name, '') NOT IN ('system:apiserver', 'system:kube-controller-manager',
-                                      'system:kube-scheduler', 'system:kube-proxy',
-                                      'system:addon-manager')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)

@@ -15,24 +15,10 @@
 --   default namespace is where quick `kubectl run` experiments, forgotten test pods and intruders'
 --   tools end up. Pods that controllers create from a workload are not counted again.
 SELECT cluster, audit_id, stage_at AS time, user_name, source_ip, user_agent, object_resource,
-       COALESCE(object_name,
-                json_value(response_object, '$.metadata.name'),
-                json_value(request_object, '$.metadata.generateName')) AS object_name
-FROM events e
-LEFT JOIN known_controllers kc ON kc.value = e.user_name
-WHERE object_resource IN ('pods', 'deployments', 'daemonsets', 'statefulsets', 'replicasets',
-                          'jobs', 'cronjobs')
-  AND object_subresource IS NULL
+       object_name
+FROM pod_spec_writes
+WHERE object_subresource IS NULL
   AND verb = 'create'
   AND object_namespace = 'default'
-  AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
-  AND response_code BETWEEN 200 AND 299
   -- not the control plane, nodes, kube-system service accounts (controllers) or cloud operators
-  AND NOT COALESCE(
-         (user_name LIKE 'system:%' AND user_name NOT LIKE 'system:serviceaccount:%'
-          AND user_name <> 'system:anonymous')
-      OR user_name LIKE 'system:serviceaccount:kube-system:%'
-      OR user_name LIKE 'eks:%'
-      OR user_name IN ('aksService', 'masterclient')
-      OR kc.value IS NOT NULL,
-      false)
+  AND NOT is_system_principal

@@ -18,25 +18,13 @@
 --   in `known_controllers` are treated as system identities. Images are shown when the policy logs
 --   the request body.
 SELECT cluster, audit_id, stage_at AS time, user_name, source_ip, user_agent, object_namespace,
-       COALESCE(object_name,
-                json_value(response_object, '$.metadata.name'),
-                json_value(request_object, '$.metadata.generateName')) AS object_name,
-       array_to_string(
-         json_values(request_object, '$.spec["containers","initContainers"][*].image'), ', ') AS images
-FROM events e
-LEFT JOIN known_controllers kc ON kc.value = e.user_name
+       object_name,
+       array_to_string(json_values(pod_spec, '$["containers","initContainers"][*].image'), ', ')
+         AS images
+FROM pod_spec_writes
 WHERE object_resource = 'pods'
   AND object_subresource IS NULL
   AND verb = 'create'
-  AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
-  AND response_code BETWEEN 200 AND 299
   AND object_namespace IN (SELECT value FROM system_namespaces)
   -- not the control plane, nodes (static pods), kube-system service accounts or cloud operators
-  AND NOT COALESCE(
-         (user_name LIKE 'system:%' AND user_name NOT LIKE 'system:serviceaccount:%'
-          AND user_name <> 'system:anonymous')
-      OR user_name LIKE 'system:serviceaccount:kube-system:%'
-      OR user_name LIKE 'eks:%'
-      OR user_name IN ('aksService', 'masterclient')
-      OR kc.value IS NOT NULL,
-      false)
+  AND NOT is_system_principal

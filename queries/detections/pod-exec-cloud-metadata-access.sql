@@ -16,30 +16,6 @@
 --   which reach far beyond the cluster. Check which credentials the node role or workload
 --   identity grants and look for their use in the cloud audit trail.
 
-WITH sessions AS (
-  SELECT cluster,
-         audit_id,
-         stage_at,
-         user_name,
-         source_ip,
-         user_agent,
-         object_namespace,
-         object_name,
-         COALESCE(url_query_values(request_uri, 'container')[1],
-                  json_value(request_object, '$.container')) AS container,
-         array_to_string(
-           CASE WHEN cardinality(url_query_values(request_uri, 'command')) > 0
-                THEN url_query_values(request_uri, 'command')
-                ELSE json_values(request_object, '$.command[*]')
-           END, ' ') AS command
-  FROM events
-  WHERE object_resource = 'pods'
-    AND object_subresource = 'exec'
-    AND COALESCE(verb, 'create') IN ('create', 'get')
-    AND COALESCE(stage, 'ResponseStarted') = 'ResponseStarted'
-    AND COALESCE(response_code, 101) < 400
-    AND COALESCE(authz_decision, 'allow') = 'allow'
-)
 SELECT cluster,
        audit_id,
        stage_at AS time,
@@ -50,7 +26,7 @@ SELECT cluster,
        object_name,
        container,
        command
-FROM sessions
+FROM exec_sessions
 WHERE command ~* '169\.254\.169\.254|\b2852039166\b|0xa9fea9fe|0251\.0376\.0251\.0376'   -- AWS, Azure, GCP, OCI link-local IMDS
    OR command ~* 'fd00:ec2::254'                                                          -- AWS IMDS over IPv6
    OR command ~* '169\.254\.170\.2\b'                                                     -- ECS/EKS Fargate credentials endpoint

@@ -20,37 +20,17 @@
 --   system namespaces are not reported.
 
 WITH sessions AS (
-  SELECT cluster,
-         audit_id,
-         stage_at,
-         user_name,
-         source_ip,
-         user_agent,
-         object_namespace,
-         object_name,
-         COALESCE(url_query_values(request_uri, 'container')[1],
-                  json_value(request_object, '$.container')) AS container,
-         array_to_string(
-           CASE WHEN cardinality(url_query_values(request_uri, 'command')) > 0
-                THEN url_query_values(request_uri, 'command')
-                ELSE json_values(request_object, '$.command[*]')
-           END, ' ') AS command
-  FROM events
-  WHERE object_resource = 'pods'
-    AND object_subresource = 'exec'
-    AND COALESCE(verb, 'create') IN ('create', 'get')
-    AND COALESCE(stage, 'ResponseStarted') = 'ResponseStarted'
-    AND COALESCE(response_code, 101) < 400
-    AND COALESCE(authz_decision, 'allow') = 'allow'
-    -- control-plane, node and kube-system identities working in system namespaces are routine;
-    -- the same identities in application namespaces, and people anywhere, are not
-    AND NOT (
-          (    (COALESCE(user_name, '') LIKE 'system:%'
-                AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:%')
-            OR COALESCE(user_name, '') LIKE 'system:serviceaccount:kube-system:%'
-            OR COALESCE(user_name, '') LIKE 'eks:%'
-            OR COALESCE(user_name, '') = 'aksService')
-          AND COALESCE(object_namespace, '') IN (SELECT value FROM system_namespaces))
+  SELECT *
+  FROM exec_sessions
+  -- control-plane, node and kube-system identities working in system namespaces are routine;
+  -- the same identities in application namespaces, and people anywhere, are not
+  WHERE NOT (
+        (    (COALESCE(user_name, '') LIKE 'system:%'
+              AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:%')
+          OR COALESCE(user_name, '') LIKE 'system:serviceaccount:kube-system:%'
+          OR COALESCE(user_name, '') LIKE 'eks:%'
+          OR COALESCE(user_name, '') = 'aksService')
+        AND COALESCE(object_namespace, '') IN (SELECT value FROM system_namespaces))
 )
 SELECT cluster,
        audit_id,

@@ -16,37 +16,13 @@
 --   localhost and private or link-local addresses are not reported (cloud metadata has its own
 --   rule). Check the URL and what the container did next.
 
-WITH sessions AS (
-  SELECT cluster,
-         audit_id,
-         stage_at,
-         user_name,
-         source_ip,
-         user_agent,
-         object_namespace,
-         object_name,
-         COALESCE(url_query_values(request_uri, 'container')[1],
-                  json_value(request_object, '$.container')) AS container,
-         array_to_string(
-           CASE WHEN cardinality(url_query_values(request_uri, 'command')) > 0
-                THEN url_query_values(request_uri, 'command')
-                ELSE json_values(request_object, '$.command[*]')
-           END, ' ') AS command
-  FROM events
-  WHERE object_resource = 'pods'
-    AND object_subresource = 'exec'
-    AND COALESCE(verb, 'create') IN ('create', 'get')
-    AND COALESCE(stage, 'ResponseStarted') = 'ResponseStarted'
-    AND COALESCE(response_code, 101) < 400
-    AND COALESCE(authz_decision, 'allow') = 'allow'
-),
-downloads AS (
+WITH downloads AS (
   SELECT *,
          -- host of the first URL after curl/wget, without userinfo, port or brackets
          lower(btrim(regexp_match(command,
            '(?i)\b(?:curl|wget)\b.*?\b(?:https?|ftps?)://(?:[^/@\s]*@)?(\[[0-9a-fA-F:.]+\]|[^/:\s''"?#]+)')[1],
            '[]')) AS url_host
-  FROM sessions
+  FROM exec_sessions
   WHERE command ~* '\b(curl|wget)\b'
 )
 SELECT cluster,

@@ -17,30 +17,6 @@
 
 -- The command comes from the URI's command= parameters (kube-apiserver) or, for GKE/AKS
 -- exports, from requestObject.command. It is matched joined by spaces, case-insensitively.
-WITH sessions AS (
-  SELECT cluster,
-         audit_id,
-         stage_at,
-         user_name,
-         source_ip,
-         user_agent,
-         object_namespace,
-         object_name,
-         COALESCE(url_query_values(request_uri, 'container')[1],
-                  json_value(request_object, '$.container')) AS container,
-         array_to_string(
-           CASE WHEN cardinality(url_query_values(request_uri, 'command')) > 0
-                THEN url_query_values(request_uri, 'command')
-                ELSE json_values(request_object, '$.command[*]')
-           END, ' ') AS command
-  FROM events
-  WHERE object_resource = 'pods'
-    AND object_subresource = 'exec'
-    AND COALESCE(verb, 'create') IN ('create', 'get')
-    AND COALESCE(stage, 'ResponseStarted') = 'ResponseStarted'
-    AND COALESCE(response_code, 101) < 400
-    AND COALESCE(authz_decision, 'allow') = 'allow'
-)
 SELECT cluster,
        audit_id,
        stage_at AS time,
@@ -51,7 +27,7 @@ SELECT cluster,
        object_name,
        container,
        command
-FROM sessions
+FROM exec_sessions
 WHERE command ~* '/dev/(tcp|udp)/'                                   -- bash -i >& /dev/tcp/h/p
    OR command ~* '/inet/(tcp|udp)/'                                  -- gawk sockets
    OR command ~* '\b(nc|ncat|netcat|nc\.traditional|nc\.openbsd)\b[^|;&]*\s(-e|-c|--exec|--sh-exec|--lua-exec)\s'

@@ -18,32 +18,7 @@
 --   and relays map or open the cluster network. Review the command; curl/wget to the internet
 --   has its own rule.
 
-WITH sessions AS (
-  SELECT cluster,
-         audit_id,
-         stage_at,
-         user_name,
-         source_ip,
-         user_agent,
-         object_namespace,
-         object_name,
-         COALESCE(url_query_values(request_uri, 'container')[1],
-                  json_value(request_object, '$.container')) AS container,
-         array_to_string(
-           CASE WHEN cardinality(url_query_values(request_uri, 'command')) > 0
-                THEN url_query_values(request_uri, 'command')
-                ELSE json_values(request_object, '$.command[*]')
-           END, ' ') AS command
-  FROM events
-  WHERE object_resource = 'pods'
-    AND object_subresource = 'exec'
-    AND COALESCE(verb, 'create') IN ('create', 'get')
-    AND COALESCE(stage, 'ResponseStarted') = 'ResponseStarted'
-    AND COALESCE(response_code, 101) < 400
-    AND COALESCE(authz_decision, 'allow') = 'allow'
-    AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
-),
-tools AS (
+WITH tools AS (
   SELECT *,
          COALESCE(
            -- a tool named as a word or as the last part of a path (/usr/bin/kubectl), not as a
@@ -54,7 +29,8 @@ tools AS (
            regexp_match(command,
              '(?i)(?:^|[\s;|&/(''"`])((?:python[0-9.]*|perl|ruby|php|node|lua)\s+-[cerm])\b')[1]
          ) AS tool
-  FROM sessions
+  FROM exec_sessions
+  WHERE COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
 )
 SELECT cluster,
        audit_id,

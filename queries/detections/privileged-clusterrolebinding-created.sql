@@ -22,7 +22,7 @@ FROM (
                   json_value(response_object, '$.roleRef.name')) AS role_ref,
          array_to_string(json_values(COALESCE(response_object, request_object), '$.subjects[*].name'), ', ') AS subjects,
          array_to_string(json_values(COALESCE(response_object, request_object), '$.subjects[*].kind'), ', ') AS subject_kinds
-  FROM events
+  FROM events_with_principal
   WHERE object_resource = 'clusterrolebindings'
     AND object_subresource IS NULL
     AND verb IN ('create', 'update', 'patch')
@@ -31,10 +31,4 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND response_code BETWEEN 200 AND 299
   AND role_ref IN (SELECT value FROM privileged_roles)
   -- not the control plane, a kubelet, a kube-system controller or a listed controller
-  AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT LIKE 'eks:%'
-  AND COALESCE(user_name, '') NOT IN ('system:apiserver', 'system:kube-controller-manager',
-                                      'system:kube-scheduler', 'system:kube-proxy',
-                                      'system:addon-manager')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT is_cluster_component

@@ -21,7 +21,7 @@ FROM (
          COALESCE(json_value(request_object, '$.roleRef.kind'),
                   json_value(response_object, '$.roleRef.kind')) AS role_ref_kind,
          array_to_string(json_values(COALESCE(response_object, request_object), '$.subjects[*].name'), ', ') AS subjects
-  FROM events
+  FROM events_with_principal
   WHERE object_resource = 'rolebindings'
     AND object_subresource IS NULL
     AND verb IN ('create', 'update', 'patch')
@@ -33,10 +33,4 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND role_ref IN (SELECT value FROM privileged_roles)
   AND role_ref <> 'admin'
   -- not the control plane, a kubelet, a kube-system controller or a listed controller
-  AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT LIKE 'eks:%'
-  AND COALESCE(user_name, '') NOT IN ('system:apiserver', 'system:kube-controller-manager',
-                                      'system:kube-scheduler', 'system:kube-proxy',
-                                      'system:addon-manager')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT is_cluster_component

@@ -24,19 +24,12 @@ FROM (
          COALESCE(json_value(request_object, '$.roleRef.name'),
                   json_value(response_object, '$.roleRef.name')) AS role_ref,
          array_to_string(json_values(COALESCE(request_object, response_object), '$.subjects[*].name'), ', ') AS subjects
-  FROM events
+  FROM events_with_principal
   WHERE object_resource IN ('rolebindings', 'clusterrolebindings')
     AND object_subresource IS NULL
     AND verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
     AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
     AND response_code BETWEEN 200 AND 299
+    -- not the control plane, a kubelet, a kube-system controller or a listed controller
+    AND NOT is_cluster_component
 )
-WHERE true
-  -- not the control plane, a kubelet, a kube-system controller or a listed controller
-  AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT LIKE 'eks:%'
-  AND COALESCE(user_name, '') NOT IN ('system:apiserver', 'system:kube-controller-manager',
-                                      'system:kube-scheduler', 'system:kube-proxy',
-                                      'system:addon-manager')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)

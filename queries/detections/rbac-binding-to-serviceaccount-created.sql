@@ -21,7 +21,7 @@ FROM (
          -- a ServiceAccount subject without namespace means the binding's own namespace
          array_to_string(json_values(COALESCE(request_object, response_object),
            '$.subjects[?@.kind == "ServiceAccount"].name'), ', ') AS service_accounts
-  FROM events
+  FROM events_with_principal
   WHERE object_resource IN ('rolebindings', 'clusterrolebindings')
     AND object_subresource IS NULL
     AND verb = 'create'
@@ -30,10 +30,4 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND response_code BETWEEN 200 AND 299
   AND service_accounts <> ''
   -- not the control plane, a kubelet, a kube-system controller or a listed controller
-  AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT LIKE 'eks:%'
-  AND COALESCE(user_name, '') NOT IN ('system:apiserver', 'system:kube-controller-manager',
-                                      'system:kube-scheduler', 'system:kube-proxy',
-                                      'system:addon-manager')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT is_cluster_component

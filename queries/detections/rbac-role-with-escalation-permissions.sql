@@ -36,7 +36,7 @@ FROM (
                                  || ' && @.verbs[?@ == "get" || @ == "list" || @ == "watch" || @ == "*"]]') IS NOT NULL AS reads_secrets
   FROM (
     SELECT *, COALESCE(response_object, request_object) AS stored
-    FROM events
+    FROM events_with_principal
     WHERE object_resource IN ('roles', 'clusterroles')
       AND object_subresource IS NULL
       AND verb IN ('create', 'update', 'patch')
@@ -46,10 +46,4 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND response_code BETWEEN 200 AND 299
   AND (escalation_verbs <> '' OR mints_tokens OR writes_rbac OR reads_secrets)
   -- not the control plane, a kubelet, a kube-system controller or a listed controller
-  AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT LIKE 'eks:%'
-  AND COALESCE(user_name, '') NOT IN ('system:apiserver', 'system:kube-controller-manager',
-                                      'system:kube-scheduler', 'system:kube-proxy',
-                                      'system:addon-manager')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT is_cluster_component

@@ -18,7 +18,7 @@ SELECT cluster, audit_id, stage_at AS time, user_name, user_agent, source_ip, ve
        json_value(request_object, '$.rules') AS rules
 FROM (
   SELECT *, json_values(request_object, '$.rules[*].resources[*]') AS resources
-  FROM events
+  FROM events_with_principal
   WHERE object_resource IN ('roles', 'clusterroles')
     AND object_subresource IS NULL
     AND verb = 'create'
@@ -29,10 +29,4 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
        -- '*' listed next to 'nodes': the author meant every node subresource
        OR (array_has(resources, 'nodes') AND array_has(resources, '*')))
   -- not the control plane, a kubelet, a kube-system controller or a listed controller
-  AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT LIKE 'eks:%'
-  AND COALESCE(user_name, '') NOT IN ('system:apiserver', 'system:kube-controller-manager',
-                                      'system:kube-scheduler', 'system:kube-proxy',
-                                      'system:addon-manager')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT is_cluster_component

@@ -20,97 +20,9 @@
 --   log directories) are not reported. Only containers that mount the volume are considered.
 --   Control-plane and kube-system identities placing pods in system namespaces are left out, and so
 --   are images in `trusted_images` (CNI, storage or monitoring node agents).
-WITH writes AS (
-  SELECT cluster, audit_id, stage_at, user_name, source_ip, verb,
-         object_resource, object_namespace,
-         COALESCE(object_name,
-                  json_value(response_object, '$.metadata.name'),
-                  json_value(request_object, '$.metadata.generateName')) AS object_name,
-         json_value(request_object, '$.metadata.ownerReferences[0].name') AS owner,
-         -- the pod spec: in the pod itself, or in the workload's pod template
-         CASE object_resource
-           WHEN 'pods' THEN json_value(request_object, '$.spec')
-           WHEN 'cronjobs' THEN json_value(request_object, '$.spec.jobTemplate.spec.template.spec')
-           ELSE json_value(request_object, '$.spec.template.spec')
-         END AS pod_spec,
-         -- control plane, nodes, kube-system service accounts, managed-cloud operators
-         COALESCE(
-              (user_name LIKE 'system:%' AND user_name NOT LIKE 'system:serviceaccount:%'
-               AND user_name <> 'system:anonymous')
-           OR user_name LIKE 'system:serviceaccount:kube-system:%'
-           OR user_name LIKE 'eks:%'
-           OR user_name IN ('aksService', 'masterclient')
-           OR kc.value IS NOT NULL,
-           false) AS system_principal
-  FROM events e
-  LEFT JOIN known_controllers kc ON kc.value = e.user_name
-  WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
-    AND response_code BETWEEN 200 AND 299
-    AND (
-          -- a new pod, whoever creates it (controllers included)
-          (object_resource = 'pods' AND object_subresource IS NULL AND verb = 'create')
-          -- ephemeral debug containers added to a running pod
-       OR (object_resource = 'pods' AND object_subresource = 'ephemeralcontainers'
-           AND verb IN ('update', 'patch'))
-          -- a workload's pod template; the pods its controller then creates are checked above
-       OR (object_resource IN ('deployments', 'daemonsets', 'statefulsets', 'replicasets',
-                               'jobs', 'cronjobs')
-           AND object_subresource IS NULL
-           AND verb IN ('create', 'update', 'patch'))
-    )
-),
-candidates AS (
-  SELECT *
-  FROM writes
-  WHERE NOT (system_principal
-             AND COALESCE(object_namespace, '') IN (SELECT value FROM system_namespaces))
-    -- workloads written by controllers (a ReplicaSet from a Deployment, a Job from a CronJob)
-    -- repeat a template that was checked when a person wrote it
-    AND NOT (object_resource <> 'pods' AND system_principal)
-),
-containers AS (
-  SELECT cluster, audit_id, stage_at, user_name, source_ip, verb, object_resource,
-         object_namespace, object_name, owner, pod_spec,
-         unnest(json_values(pod_spec, '$["containers","initContainers","ephemeralContainers"][*]'))
-           AS container
-  FROM candidates
-),
-images AS (
-  SELECT c.*,
-         json_get_str(container, 'name') AS container_name,
-         json_get_str(container, 'image') AS image,
-         -- Docker Hub names compare without `docker.io/` and `library/` (nginx = docker.io/library/nginx)
-         regexp_replace(image_repository(json_get_str(container, 'image')),
-                        '^((index\.|registry-1\.)?docker\.io/)?(library/)?', '') AS repository
-  FROM containers c
-),
-trusted AS (
-  -- trusted_images, with Docker Hub names shortened the same way
-  SELECT DISTINCT regexp_replace(image_repository(value),
-                                 '^((index\.|registry-1\.)?docker\.io/)?(library/)?', '') AS repository
-  FROM trusted_images
-),
-mounts AS (
-  SELECT i.*, unnest(json_values(container, '$.volumeMounts[*].name')) AS volume_name
-  FROM images i
-),
-host_mounts AS (
-  -- the hostPath of the volume each container mounts (volume names are DNS labels: no quotes)
-  SELECT m.*,
-         json_value(pod_spec, '$.volumes[?@.name=="' || volume_name || '"].hostPath.path')
-           AS host_path
-  FROM mounts m
-),
-mounted AS (
-  SELECT h.*,
-         -- `/etc/kubernetes/` is `/etc/kubernetes`; `/` stays `/`
-         COALESCE(NULLIF(regexp_replace(host_path, '/+$', ''), ''), '/') AS path
-  FROM host_mounts h
-  WHERE host_path IS NOT NULL
-),
-sensitive AS (
+WITH sensitive AS (
   SELECT DISTINCT m.*
-  FROM mounted m
+  FROM untrusted_host_path_mounts m
   JOIN sensitive_host_paths s
     ON m.path = s.value
        -- below a sensitive path: /etc/kubernetes/pki/ca.key
@@ -130,19 +42,12 @@ notable AS (
     ON x.path = a.path
     OR (a.path <> '/' AND starts_with(x.path, a.path || '/'))
   WHERE a.path IS NULL
-),
-untrusted AS (
-  SELECT x.*
-  FROM notable x
-  -- images in trusted_images are allowed
-  LEFT JOIN trusted t ON t.repository = x.repository
-  WHERE t.repository IS NULL
 )
 SELECT cluster, audit_id, min(stage_at) AS time, user_name, source_ip, verb,
        object_resource, object_namespace, object_name, owner,
        array_to_string(array_sort(array_agg(DISTINCT host_path)), ', ') AS host_paths,
        array_to_string(array_sort(array_agg(DISTINCT container_name)), ', ') AS containers,
        array_to_string(array_sort(array_agg(DISTINCT image)), ', ') AS images
-FROM untrusted
+FROM notable
 GROUP BY cluster, audit_id, user_name, source_ip, verb, object_resource, object_namespace,
          object_name, owner

@@ -17,7 +17,7 @@
 SELECT cluster, audit_id, stage_at AS time, user_name, user_agent, source_ip, verb,
        object_resource, object_namespace, object_name,
        COALESCE(object_namespace || '/', '') || object_name AS target
-FROM events
+FROM events_with_principal
 WHERE object_resource IN ('roles', 'clusterroles')
   AND object_subresource IS NULL
   AND verb IN ('create', 'update', 'patch', 'delete')
@@ -26,10 +26,4 @@ WHERE object_resource IN ('roles', 'clusterroles')
   AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND response_code BETWEEN 200 AND 299
   -- not the control plane, a kubelet, a kube-system controller or a listed controller
-  AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT LIKE 'eks:%'
-  AND COALESCE(user_name, '') NOT IN ('system:apiserver', 'system:kube-controller-manager',
-                                      'system:kube-scheduler', 'system:kube-proxy',
-                                      'system:addon-manager')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT is_cluster_component

@@ -15,23 +15,9 @@
 --   allowed to register that node: a leftover bootstrap token being tried, or a stolen kubelet
 --   certificate used for another name. Entries are node names, `*` matching any run of characters
 --   (`ip-10-0-*.ec2.internal`). The rule is off while `allowed_nodes` is empty.
-SELECT n.cluster, n.audit_id, n.stage_at AS time, n.user_name, n.source_ip, n.user_agent,
-       n.object_name, n.response_code, n.response_reason
-FROM (
-  SELECT cluster, audit_id, stage_at, user_name, source_ip, user_agent, response_code,
-         response_reason,
-         COALESCE(object_name, json_value(request_object, '$.metadata.name')) AS object_name
-  FROM events
-  WHERE object_resource = 'nodes'
-    AND object_subresource IS NULL
-    AND verb = 'create'
-    AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
-    AND response_code >= 400
-    -- 409 AlreadyExists is a known node's kubelet re-registering after a restart
-    AND response_code <> 409
-) n
--- node names have no `_` or `%`, so a `*` pattern becomes a LIKE pattern safely
-LEFT JOIN allowed_nodes a ON n.object_name LIKE replace(a.value, '*', '%')
-WHERE a.value IS NULL
-  -- an empty allowed_nodes list turns the rule off
-  AND EXISTS (SELECT 1 FROM allowed_nodes)
+SELECT cluster, audit_id, stage_at AS time, user_name, source_ip, user_agent, object_name,
+       response_code, response_reason
+FROM unlisted_node_registrations
+WHERE response_code >= 400
+  -- 409 AlreadyExists is a known node's kubelet re-registering after a restart
+  AND response_code <> 409

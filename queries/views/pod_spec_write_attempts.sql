@@ -1,0 +1,41 @@
+-- One row per request, allowed or refused, that writes a pod spec: a new pod, ephemeral debug
+-- containers added to a running pod, or a workload (Deployment, DaemonSet, StatefulSet,
+-- ReplicaSet, Job, CronJob) created, updated or patched with its pod template. Of a request
+-- logged at several stages, only the ResponseComplete event is kept (its answer is known).
+--
+-- Columns are the event's, and:
+--   object_name          falls back on the name the API server gave (response body) or the
+--                        requested generateName
+--   owner                the first ownerReference (the ReplicaSet of a Deployment's pod, the
+--                        Job of a CronJob's pod)
+--   pod_spec             the pod spec as JSON text: the pod's spec, the workload's pod
+--                        template spec, or a CronJob's job template's
+--   is_system_principal  as in events_with_principal
+-- Rules that only care about writes that succeeded read pod_spec_writes.
+SELECT cluster, audit_id, stage_at, user_name, source_ip, user_agent, verb, response_code,
+       object_resource, object_subresource, object_namespace,
+       COALESCE(object_name,
+                json_value(response_object, '$.metadata.name'),
+                json_value(request_object, '$.metadata.generateName')) AS object_name,
+       json_value(request_object, '$.metadata.ownerReferences[0].name') AS owner,
+       CASE object_resource
+         WHEN 'pods' THEN json_value(request_object, '$.spec')
+         WHEN 'cronjobs' THEN json_value(request_object, '$.spec.jobTemplate.spec.template.spec')
+         ELSE json_value(request_object, '$.spec.template.spec')
+       END AS pod_spec,
+       request_object,
+       is_system_principal
+FROM events_with_principal
+WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
+  AND (
+        -- a new pod, whoever creates it (controllers included)
+        (object_resource = 'pods' AND object_subresource IS NULL AND verb = 'create')
+        -- ephemeral debug containers added to a running pod
+     OR (object_resource = 'pods' AND object_subresource = 'ephemeralcontainers'
+         AND verb IN ('update', 'patch'))
+        -- a workload's pod template; the pods its controller then creates are written too
+     OR (object_resource IN ('deployments', 'daemonsets', 'statefulsets', 'replicasets',
+                             'jobs', 'cronjobs')
+         AND object_subresource IS NULL
+         AND verb IN ('create', 'update', 'patch'))
+  )
