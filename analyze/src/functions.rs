@@ -261,7 +261,9 @@ fn parsed_document(text: &str) -> Option<Rc<serde_json::Value>> {
             }
         }
         let value = Rc::new(serde_json::from_str::<serde_json::Value>(text).ok()?);
-        if cache.entries.len() >= PARSED_DOCUMENTS || cache.bytes + text.len() > PARSED_DOCUMENT_BYTES {
+        if cache.entries.len() >= PARSED_DOCUMENTS
+            || cache.bytes + text.len() > PARSED_DOCUMENT_BYTES
+        {
             cache.entries.clear();
             cache.bytes = 0;
         }

@@ -8,8 +8,8 @@
 
 mod latency;
 mod load;
-mod report;
 mod probes;
+mod report;
 mod server;
 
 use std::path::PathBuf;

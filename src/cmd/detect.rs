@@ -29,6 +29,9 @@ pub struct DetectArgs {
     /// Cluster name the alerts carry.
     #[arg(long, default_value = "default")]
     pub cluster: String,
+    /// Print each rule's run count and total run time to stderr at the end, slowest first.
+    #[arg(long)]
+    pub profile: bool,
     /// Audit log files (one Event per line, `.gz` too) or EventList JSON files, in time order.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -59,6 +62,19 @@ pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
         .await?;
         out.flush()?;
         drop(out);
+        if args.profile {
+            let mut statuses = engine.statuses();
+            statuses.sort_by_key(|s| std::cmp::Reverse(s.run_micros));
+            for status in &statuses {
+                eprintln!(
+                    "{:>10.1} ms {:>7} runs {:>8} window rows  {}",
+                    status.run_micros as f64 / 1000.0,
+                    status.runs,
+                    status.window_rows,
+                    status.id
+                );
+            }
+        }
         let mut failed = 0;
         for status in engine.statuses() {
             if let Some(error) = status.error {

@@ -49,7 +49,7 @@ pub struct SchemaArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the audit webhook: kube-apiserver POSTs EventLists, auditlens stores them as Parquet.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Import audit log files (one Event per line, `.gz` too) or EventList JSON files; `-` is stdin.
     Import(import::ImportArgs),
     /// Run read-only SQL over the stored `events` and `quarantine` tables.
@@ -80,7 +80,7 @@ impl Command {
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Import(args) => import::run(args),
         Command::Query(args) => query::run(args),
         Command::Detect(args) => detect::run(args),

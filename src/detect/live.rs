@@ -85,7 +85,9 @@ pub fn start(
                     return;
                 }
             };
-            local.block_on(run(rules, options, data_dir, outbox, rx, statuses, ready_tx));
+            local.block_on(run(
+                rules, options, data_dir, outbox, rx, statuses, ready_tx,
+            ));
         })
         .context("cannot start the detection thread")?;
     // An error means the thread ended early; it has logged why, and serving goes on without it.

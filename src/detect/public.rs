@@ -191,7 +191,7 @@ async fn falco_case(
                     format!("no rule has `{name}` in equivalents"),
                 ));
             }
-            let alerts = match alerts_of(candidates, &options, &[path.clone()]).await? {
+            let alerts = match alerts_of(candidates, &options, std::slice::from_ref(&path)).await? {
                 Ok(alerts) => alerts,
                 Err(error) => return Ok(outcome(case, "fail", error)),
             };

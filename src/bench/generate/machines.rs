@@ -2,12 +2,12 @@
 
 use fastrand::Rng;
 
-use super::actors::{Actor, Cluster, CONTROLLERS, PROMETHEUS};
-use super::mix::{app, namespace, object_time, pick, pod_name, resource_version, template_hash};
+use super::actors::{Actor, Cluster, Collection, CONTROLLERS, PROMETHEUS};
+use super::mix::{app_in, namespace, object_time, pick, pod_name, resource_version, template_hash};
 use super::objects::{self, Workload};
 use super::request::{suffix, Level, ObjectRef, Outcome, Request, Stage, Verb};
 
-/// Resources that controllers and operators watch and list: (API group, resource).
+/// Resources that kube-controller-manager's controllers watch and list: (API group, resource).
 const WATCHED: &[(&str, &str)] = &[
     ("", "pods"),
     ("", "configmaps"),
@@ -64,13 +64,14 @@ pub(super) fn node_status<'c>(rng: &mut Rng, cluster: &'c Cluster, now_us: i64) 
     request
 }
 
-/// Kubelet reads of its pods and their configuration, and service-account token requests.
+/// Kubelet reads of its pods and their configuration, service-account token requests, and the
+/// node's log agent (fluent-bit) reading the metadata of the pods whose logs it ships.
 pub(super) fn kubelet_reads<'c>(rng: &mut Rng, cluster: &'c Cluster, _now_us: i64) -> Request<'c> {
     let index = node(rng, cluster);
     let actor = &cluster.nodes[index];
     let ns = namespace(rng);
-    let app = app(rng);
-    match rng.u8(..10) {
+    let app = app_in(rng, ns);
+    match rng.u8(..12) {
         0..=3 => {
             let object = ObjectRef::new("", "pods")
                 .namespaced(ns)
@@ -91,7 +92,7 @@ pub(super) fn kubelet_reads<'c>(rng: &mut Rng, cluster: &'c Cluster, _now_us: i6
             Request::new(actor, Verb::List, ObjectRef::new("", "pods"), &query)
                 .latency(rng, 3_000, 20_000)
         }
-        _ => {
+        8..=9 => {
             let object = ObjectRef::new("", "serviceaccounts")
                 .namespaced(ns)
                 .named(app)
@@ -104,6 +105,12 @@ pub(super) fn kubelet_reads<'c>(rng: &mut Rng, cluster: &'c Cluster, _now_us: i6
                 credential,
             ));
             request
+        }
+        _ => {
+            let object = ObjectRef::new("", "pods")
+                .namespaced(ns)
+                .named(pod_name(rng, app));
+            Request::new(&cluster.log_agents[index], Verb::Get, object, "").latency(rng, 800, 4_000)
         }
     }
 }
@@ -133,7 +140,7 @@ pub(super) fn leader_election<'c>(
 /// The kube-controller-manager control loops updating status, endpoints, events and garbage.
 pub(super) fn controllers<'c>(rng: &mut Rng, cluster: &'c Cluster, now_us: i64) -> Request<'c> {
     let ns = namespace(rng);
-    let app = app(rng);
+    let app = app_in(rng, ns);
     let (actor, verb, object) = match rng.u8(..8) {
         0 => {
             let name = format!("{app}-{}", template_hash(rng));
@@ -238,7 +245,7 @@ pub(super) fn scheduler_binding<'c>(
     _now_us: i64,
 ) -> Request<'c> {
     let ns = namespace(rng);
-    let app = app(rng);
+    let app = app_in(rng, ns);
     let pod = pod_name(rng, app);
     let uid = super::actors::uuid(rng);
     let object = ObjectRef::new("", "pods")
@@ -263,7 +270,7 @@ pub(super) fn scheduler_binding<'c>(
 /// The ReplicaSet controller creating pods, logged with the pod (a few KB).
 pub(super) fn pod_creates<'c>(rng: &mut Rng, cluster: &'c Cluster, now_us: i64) -> Request<'c> {
     let ns = namespace(rng);
-    let app = app(rng);
+    let app = app_in(rng, ns);
     let hash = template_hash(rng);
     let replica_set = format!("{app}-{hash}");
     let object = ObjectRef::new("", "pods").namespaced(ns);
@@ -296,17 +303,38 @@ pub(super) fn pod_creates<'c>(rng: &mut Rng, cluster: &'c Cluster, now_us: i64) 
     request
 }
 
-fn watcher<'c>(rng: &mut Rng, cluster: &'c Cluster) -> &'c Actor {
+/// Who lists or watches next, and what: (identity, collection, extra query such as a field selector).
+fn watched<'c>(rng: &mut Rng, cluster: &'c Cluster) -> (&'c Actor, ObjectRef, String) {
     match rng.u8(..10) {
-        0..=3 => pick(rng, &cluster.operators),
-        4..=6 => pick(rng, &cluster.controllers),
-        7..=8 => pick(rng, &cluster.nodes),
-        _ => &cluster.controller_manager,
+        0..=3 => {
+            let actor = pick(rng, &cluster.operators);
+            let collection = *pick(rng, actor.watches);
+            let object = collection_of(rng, &collection);
+            (actor, object, String::new())
+        }
+        4..=6 => {
+            let actor = pick(rng, &cluster.controllers);
+            (actor, controller_collection(rng), String::new())
+        }
+        7..=8 => kubelet_watch(rng, cluster),
+        _ => (
+            &cluster.controller_manager,
+            controller_collection(rng),
+            String::new(),
+        ),
     }
 }
 
-/// A watched or listed collection, namespaced or cluster-wide.
-fn collection(rng: &mut Rng) -> ObjectRef {
+fn collection_of(rng: &mut Rng, collection: &Collection) -> ObjectRef {
+    let object = ObjectRef::new(collection.group, collection.resource);
+    match collection.namespaces {
+        Some(namespaces) => object.namespaced(pick::<&str>(rng, namespaces)),
+        None => object,
+    }
+}
+
+/// A collection of kube-controller-manager's controllers, namespaced or cluster-wide.
+fn controller_collection(rng: &mut Rng) -> ObjectRef {
     if rng.u8(..8) == 0 {
         let (group, resource) = *pick(rng, CLUSTER_WATCHED);
         return ObjectRef::new(group, resource);
@@ -320,17 +348,44 @@ fn collection(rng: &mut Rng) -> ObjectRef {
     }
 }
 
+/// What a kubelet watches: its own pods and node object, services, and the configmaps its pods
+/// mount (one by name).
+fn kubelet_watch<'c>(rng: &mut Rng, cluster: &'c Cluster) -> (&'c Actor, ObjectRef, String) {
+    let index = node(rng, cluster);
+    let node_name = &cluster.node_names[index];
+    let (object, selector) = match rng.u8(..5) {
+        0 | 1 => (
+            ObjectRef::new("", "pods"),
+            format!("fieldSelector=spec.nodeName%3D{node_name}&"),
+        ),
+        2 => (
+            ObjectRef::new("", "nodes"),
+            format!("fieldSelector=metadata.name%3D{node_name}&"),
+        ),
+        3 => (ObjectRef::new("", "services"), String::new()),
+        _ => {
+            let ns = namespace(rng);
+            let app = app_in(rng, ns);
+            (
+                ObjectRef::new("", "configmaps").namespaced(ns),
+                format!("fieldSelector=metadata.name%3D{app}-config&"),
+            )
+        }
+    };
+    (&cluster.nodes[index], object, selector)
+}
+
 /// Informer watches: ResponseStarted when they open, ResponseComplete minutes later when they time out.
 pub(super) fn watches<'c>(rng: &mut Rng, cluster: &'c Cluster, now_us: i64) -> Request<'c> {
-    let actor = watcher(rng, cluster);
+    let (actor, object, selector) = watched(rng, cluster);
     let timeout_s = rng.i64(300..600);
     let query = format!(
-        "allowWatchBookmarks=true&resourceVersion={}&timeout={}m{}s&timeoutSeconds={timeout_s}&watch=true",
+        "allowWatchBookmarks=true&{selector}resourceVersion={}&timeout={}m{}s&timeoutSeconds={timeout_s}&watch=true",
         resource_version(rng, now_us),
         timeout_s / 60,
         timeout_s % 60
     );
-    let request = Request::new(actor, Verb::Watch, collection(rng), &query);
+    let request = Request::new(actor, Verb::Watch, object, &query);
     if rng.bool() {
         let mut started = request.latency(rng, 500, 3_000);
         started.stage = Stage::ResponseStarted;
@@ -341,13 +396,13 @@ pub(super) fn watches<'c>(rng: &mut Rng, cluster: &'c Cluster, now_us: i64) -> R
 
 /// Paginated informer relists (`?limit=500`).
 pub(super) fn lists<'c>(rng: &mut Rng, cluster: &'c Cluster, _now_us: i64) -> Request<'c> {
-    let actor = watcher(rng, cluster);
+    let (actor, object, selector) = watched(rng, cluster);
     let query = if rng.bool() {
-        "limit=500&resourceVersion=0"
+        format!("{selector}limit=500&resourceVersion=0")
     } else {
-        "limit=500"
+        format!("{selector}limit=500")
     };
-    Request::new(actor, Verb::List, collection(rng), query).latency(rng, 4_000, 60_000)
+    Request::new(actor, Verb::List, object, &query).latency(rng, 4_000, 60_000)
 }
 
 /// Discovery and health endpoints (no objectRef).

@@ -2,46 +2,33 @@
 
 use fastrand::Rng;
 
-use super::actors::{Cluster, NAMESPACES};
+use super::actors::{apps_of, Actor, Cluster, NAMESPACES};
 use super::request::{suffix, Request};
 use super::{machines, people};
 
 /// Builds one request of a kind; the last argument is the current time in µs since the epoch.
 type Scenario = for<'c> fn(&mut Rng, &'c Cluster, i64) -> Request<'c>;
 
-/// Weights per 1,000 requests. Forbidden requests are 1.5% (see the tests).
+/// Weights per 100,000 requests. Forbidden requests are 1.5% (see the tests): benign ones, a
+/// DaemonSet and two operators missing one permission each and retrying, people peeking into
+/// another team's namespace, a pipeline lacking one permission.
 const MIX: &[(u32, Scenario)] = &[
-    (240, machines::node_lease),
-    (50, machines::node_status),
-    (80, machines::kubelet_reads),
-    (60, machines::leader_election),
-    (195, machines::controllers),
-    (20, machines::scheduler_binding),
-    (30, machines::pod_creates),
-    (110, machines::watches),
-    (60, machines::lists),
-    (20, machines::non_resource),
-    (60, people::kubectl),
-    (40, people::ci_deploys),
-    (15, people::secret_reads),
-    (5, people::execs),
-    (15, people::forbidden),
-];
-
-/// Applications running in the workload namespaces.
-pub(super) const APPS: &[&str] = &[
-    "api",
-    "web",
-    "worker",
-    "checkout",
-    "payments-gateway",
-    "search-indexer",
-    "redis",
-    "kafka-consumer",
-    "frontend",
-    "recommendation",
-    "notifier",
-    "auth-proxy",
+    (24_000, machines::node_lease),
+    (5_000, machines::node_status),
+    (9_000, machines::kubelet_reads),
+    (6_000, machines::leader_election),
+    (19_500, machines::controllers),
+    (2_000, machines::scheduler_binding),
+    (3_000, machines::pod_creates),
+    (11_000, machines::watches),
+    (6_000, machines::lists),
+    (2_000, machines::non_resource),
+    (6_498, people::kubectl),
+    (4_000, people::ci_deploys),
+    (500, people::secret_reads),
+    // about 70 exec sessions an hour
+    (2, people::execs),
+    (1_500, people::forbidden),
 ];
 
 /// Picks the next request from the mix.
@@ -66,8 +53,14 @@ pub(super) fn namespace(rng: &mut Rng) -> &'static str {
     NAMESPACES[rng.usize(..NAMESPACES.len())]
 }
 
-pub(super) fn app(rng: &mut Rng) -> &'static str {
-    APPS[rng.usize(..APPS.len())]
+/// An application of `namespace` (one of `NAMESPACES`).
+pub(super) fn app_in(rng: &mut Rng, namespace: &str) -> &'static str {
+    pick::<&str>(rng, apps_of(namespace))
+}
+
+/// One of the namespaces `actor` works in.
+pub(super) fn home_namespace(rng: &mut Rng, actor: &Actor) -> &'static str {
+    pick::<&str>(rng, actor.namespaces)
 }
 
 /// A ReplicaSet's pod-template hash, e.g. `7d9f8c6b5d`.

@@ -1,5 +1,7 @@
 //! Tests of the event generator: field shapes, the mix, determinism, EventList bodies, JSON Lines.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use fastrand::Rng;
 use serde_json::Value;
@@ -135,12 +137,6 @@ fn the_mix_has_what_a_busy_cluster_logs() {
             > 0
     );
     assert!(count(&|e| str_at(e, "/objectRef/resource") == "secrets" && e["verb"] == "get") > 0);
-    let execs = count(&|e| {
-        str_at(e, "/objectRef/subresource") == "exec"
-            && e["stage"] == "ResponseStarted"
-            && code(e) == 101
-    });
-    assert!(execs > 0, "no exec");
     let full = count(&|e| {
         e["level"] == "RequestResponse" && e["responseObject"].to_string().len() > 2_000
     });
@@ -230,4 +226,139 @@ fn micro_time_has_six_digits_in_utc() {
         String::from_utf8(out).unwrap(),
         "\"2020-04-21T17:57:05.541358Z\" \"2020-04-21T17:57:05.000007Z\""
     );
+}
+
+/// The namespace of a service account (`system:serviceaccount:NS:NAME`), if `user` is one.
+fn service_account_namespace(user: &str) -> Option<&str> {
+    user.strip_prefix("system:serviceaccount:")
+        .and_then(|rest| rest.split(':').next())
+}
+
+/// The generator's people: username -> (team namespaces, namespaces peeked into).
+fn teams() -> HashMap<String, (&'static [&'static str], &'static [&'static str])> {
+    let generator = EventGenerator::new(SEED, start());
+    generator
+        .cluster
+        .humans
+        .iter()
+        .map(|human| (human.username.clone(), (human.namespaces, human.peeks)))
+        .collect()
+}
+
+#[test]
+fn refusals_are_the_same_few_requests_retried() {
+    let events = sample(SEED, 2 * SAMPLE);
+    let mut actions: HashMap<&str, HashSet<String>> = HashMap::new();
+    for event in events.iter().filter(|event| code(event) == 403) {
+        let resource = str_at(event, "/objectRef/resource");
+        let namespace = str_at(event, "/objectRef/namespace");
+        assert_ne!(resource, "secrets", "a refused secret read: {event}");
+        assert_ne!(
+            namespace, "kube-system",
+            "a refusal in kube-system: {event}"
+        );
+        let action = format!("{} {resource} {namespace}", str_at(event, "/verb"));
+        actions
+            .entry(str_at(event, "/user/username"))
+            .or_default()
+            .insert(action);
+    }
+    // the DaemonSet, Prometheus, the autoscaler, people and the pipeline
+    assert!(actions.len() >= 6, "refused identities: {actions:?}");
+    for (user, refused) in &actions {
+        assert!(
+            refused.len() <= 3,
+            "{user} was refused {} different actions: {refused:?}",
+            refused.len()
+        );
+    }
+    let people = teams();
+    for event in events.iter().filter(|event| code(event) == 403) {
+        if let Some((team, peeks)) = people.get(str_at(event, "/user/username")) {
+            let namespace = str_at(event, "/objectRef/namespace");
+            assert!(
+                peeks.contains(&namespace) && !team.contains(&namespace),
+                "{event}"
+            );
+        }
+    }
+}
+
+#[test]
+fn people_work_in_their_team_namespaces() {
+    let people = teams();
+    let mut seen = 0;
+    for event in sample(SEED, SAMPLE) {
+        let Some((team, _)) = people.get(str_at(&event, "/user/username")) else {
+            continue;
+        };
+        let namespace = str_at(&event, "/objectRef/namespace");
+        if code(&event) != 403 && !namespace.is_empty() {
+            assert!(team.contains(&namespace), "outside the team: {event}");
+            seen += 1;
+        }
+    }
+    assert!(seen > SAMPLE / 50, "requests of people: {seen}");
+}
+
+#[test]
+fn secret_reads_are_a_few_own_secrets() {
+    let events = sample(SEED, 3 * SAMPLE);
+    let people = teams();
+    let mut read: HashMap<&str, HashSet<(&str, &str)>> = HashMap::new();
+    let mut people_reads = 0;
+    let mut secret_gets = 0;
+    for event in &events {
+        if str_at(event, "/objectRef/resource") != "secrets" {
+            continue;
+        }
+        let user = str_at(event, "/user/username");
+        let namespace = str_at(event, "/objectRef/namespace");
+        let verb = str_at(event, "/verb");
+        if verb == "get" {
+            secret_gets += 1;
+            if let Some((team, _)) = people.get(user) {
+                people_reads += 1;
+                assert!(team.contains(&namespace), "{event}");
+                continue;
+            }
+            assert_eq!(Some(namespace), service_account_namespace(user), "{event}");
+            read.entry(user)
+                .or_default()
+                .insert((namespace, str_at(event, "/objectRef/name")));
+        } else if namespace.is_empty() {
+            // secrets of every namespace: only controllers that manage or index them
+            let allowed = user.starts_with("system:serviceaccount:kube-system:")
+                || user == "system:kube-controller-manager"
+                || [
+                    "system:serviceaccount:cert-manager:cert-manager",
+                    "system:serviceaccount:ingress-nginx:ingress-nginx",
+                    "system:serviceaccount:monitoring:kube-state-metrics",
+                ]
+                .contains(&user);
+            assert!(allowed, "{verb} of secrets in every namespace: {event}");
+        }
+    }
+    assert!(read.len() >= 4, "secret readers: {read:?}");
+    for (user, secrets) in &read {
+        assert!(secrets.len() <= 3, "{user} read {secrets:?}");
+    }
+    assert!(
+        people_reads * 50 < secret_gets,
+        "people read {people_reads} of {secret_gets} secrets"
+    );
+}
+
+#[test]
+fn people_exec_into_pods_of_their_team() {
+    let generator = EventGenerator::new(SEED, start());
+    let mut rng = Rng::with_seed(SEED);
+    for _ in 0..200 {
+        let request = people::execs(&mut rng, &generator.cluster, 0);
+        let object = request.object.as_ref().expect("objectRef");
+        assert_eq!(object.subresource, Some("exec"));
+        assert_eq!(request.outcome.code(), 101);
+        let namespace = object.namespace.expect("namespaced");
+        assert!(request.actor.namespaces.contains(&namespace));
+    }
 }

@@ -103,13 +103,21 @@ pub async fn run(url: &str, receiver: Receiver, duration: Duration) -> anyhow::R
     }
     let deadline = Instant::now() + GRACE;
     loop {
-        let arrived = receiver.arrivals.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let arrived = receiver
+            .arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
         if arrived >= acknowledged.len() || Instant::now() >= deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let arrivals = receiver.arrivals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let arrivals = receiver
+        .arrivals
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     receiver.task.abort();
     let mut latency = Histogram::default();
     let mut received = 0;
