@@ -23,54 +23,55 @@
 --   write (response body, or the body of an update) with its state after the previous write seen in
 --   the last 30 days; a JSON patch that adds to the container list is reported without history.
 --   Image bumps, restarts and scaling do not change the container set and are not reported.
+
+-- Only the new writes and, for each, the latest earlier state of its workload are parsed; the
+-- window holds every write of 30 days, and parsing all of them on every batch does not scale.
 WITH new_writes AS (
-  SELECT DISTINCT audit_id FROM new_events WHERE verb IN ('update', 'patch')
-),
-touched AS (
-  -- the window's writes of the workloads the new events changed (the new writes included)
-  SELECT e.*
-  FROM events e
-  JOIN (SELECT DISTINCT cluster, object_resource, object_namespace, object_name
-        FROM new_events
-        WHERE verb IN ('update', 'patch')) w
-    ON w.cluster = e.cluster
-   AND w.object_resource = e.object_resource
-   AND w.object_namespace = e.object_namespace
-   AND w.object_name = e.object_name
-),
-states AS (
-  -- the workload after each write: the response body, else the full body of a create or update
+  -- the workload after each new write: the response body, else the full body of an update
   SELECT cluster, audit_id, COALESCE(stage_at, request_received_at) AS at, user_name, source_ip,
-         user_agent, verb, object_resource, object_namespace, object_name,
+         user_agent, object_resource, object_namespace, object_name,
          COALESCE(response_object,
                   CASE WHEN verb IN ('create', 'update') THEN request_object END) AS after_object
-  FROM touched
+  FROM new_events
+  WHERE verb IN ('update', 'patch')
+    AND (response_object IS NOT NULL OR (verb = 'update' AND request_object IS NOT NULL))
 ),
-named AS (
-  SELECT s.*,
-         json_values(after_object, '$.spec..["containers","initContainers"][*].name') AS names
-  FROM states s
-  WHERE after_object IS NOT NULL
+states AS (
+  -- the window's writes that logged the workload's state (the new writes included), without
+  -- their bodies
+  SELECT cluster, audit_id, COALESCE(stage_at, request_received_at) AS at, object_resource,
+         object_namespace, object_name
+  FROM events
+  WHERE response_object IS NOT NULL
+     OR (verb IN ('create', 'update') AND request_object IS NOT NULL)
+),
+previous AS (
+  -- each new write next to the latest earlier state of the same workload
+  SELECT n.audit_id, s.audit_id AS before_audit_id,
+         row_number() OVER (PARTITION BY n.cluster, n.audit_id ORDER BY s.at DESC, s.audit_id) AS recency
+  FROM new_writes n
+  JOIN states s
+    ON s.cluster = n.cluster
+   AND s.object_resource = n.object_resource
+   AND s.object_namespace = n.object_namespace
+   AND s.object_name = n.object_name
+   AND s.at < n.at
 ),
 compared AS (
-  -- each new write next to the latest earlier state of the same workload
-  SELECT n.*, p.names AS names_before,
-         row_number() OVER (PARTITION BY n.cluster, n.audit_id ORDER BY p.at DESC) AS recency
-  FROM named n
-  JOIN new_writes w ON w.audit_id = n.audit_id
-  JOIN named p
-    ON p.cluster = n.cluster
-   AND p.object_resource = n.object_resource
-   AND p.object_namespace = n.object_namespace
-   AND p.object_name = n.object_name
-   AND p.at < n.at
+  SELECT n.*,
+         json_values(n.after_object, '$.spec..["containers","initContainers"][*].name') AS names,
+         json_values(COALESCE(e.response_object,
+                              CASE WHEN e.verb IN ('create', 'update') THEN e.request_object END),
+                     '$.spec..["containers","initContainers"][*].name') AS names_before
+  FROM new_writes n
+  JOIN previous p ON p.audit_id = n.audit_id AND p.recency = 1
+  JOIN events e ON e.cluster = n.cluster AND e.audit_id = p.before_audit_id
 ),
 diffed AS (
   SELECT cluster, audit_id, at, user_name, source_ip, user_agent, object_resource,
          object_namespace, object_name, after_object,
          unnest(array_except(names, names_before)) AS added
   FROM compared
-  WHERE recency = 1
 ),
 added AS (
   SELECT cluster, audit_id, at, user_name, source_ip, user_agent, object_resource,
