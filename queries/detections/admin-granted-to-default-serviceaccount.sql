@@ -38,7 +38,7 @@ FROM (
 )
 WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND response_code BETWEEN 200 AND 299
-  AND role_ref IN (SELECT value FROM privileged_roles)
+  AND in_list(role_ref, 'privileged_roles')
   AND granted_to <> ''
   -- not the control plane, a kubelet, a kube-system controller or a listed controller
   AND NOT is_cluster_component

@@ -36,7 +36,7 @@ WHERE object_resource IN ('cronjobs', 'jobs')
         (object_resource = 'cronjobs'
          AND verb IN ('create', 'update', 'patch')
          AND NOT (is_system_principal
-                  AND COALESCE(object_namespace, '') IN (SELECT value FROM system_namespaces)))
+                  AND in_list(COALESCE(object_namespace, ''), 'system_namespaces')))
         -- Jobs: only those that no controller started
      OR (object_resource = 'jobs'
          AND verb = 'create'

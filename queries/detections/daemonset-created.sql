@@ -29,4 +29,4 @@ WHERE object_resource = 'daemonsets'
   -- cluster components (control plane, kube-system service accounts, cloud operators, known
   -- controllers) installing add-ons in system namespaces
   AND NOT (is_system_principal
-           AND COALESCE(object_namespace, '') IN (SELECT value FROM system_namespaces))
+           AND in_list(COALESCE(object_namespace, ''), 'system_namespaces'))

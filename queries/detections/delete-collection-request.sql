@@ -36,4 +36,4 @@ WHERE verb = 'deletecollection'
   AND user_name NOT LIKE 'system:serviceaccount:kube-system:%'
   AND user_name NOT LIKE 'system:node:%'
   AND user_name NOT IN ('system:kube-controller-manager', 'system:apiserver', 'system:kube-scheduler')
-  AND user_name NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(user_name, 'known_controllers')

@@ -34,4 +34,4 @@ WHERE object_resource = 'deployments'
   AND COALESCE(request_uri, '') NOT LIKE '%dryRun=All%'
   AND user_name NOT LIKE 'system:serviceaccount:kube-system:%'
   AND user_name NOT IN ('system:kube-controller-manager', 'system:apiserver')
-  AND user_name NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(user_name, 'known_controllers')

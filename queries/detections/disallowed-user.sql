@@ -37,4 +37,4 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND EXISTS (SELECT 1 FROM allowed_users)
   AND COALESCE(user_name, '') <> ''
   AND user_name NOT LIKE 'system:%'
-  AND user_name NOT IN (SELECT value FROM allowed_users)
+  AND NOT in_list(user_name, 'allowed_users')

@@ -27,4 +27,4 @@ SELECT cluster,
        command
 FROM exec_sessions
 WHERE object_namespace = 'kube-system'
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(COALESCE(user_name, ''), 'known_controllers')

@@ -58,7 +58,7 @@ privileged AS (
            || binding_name || ' -> ' || role AS why
   FROM grants
   WHERE json_get_str(subject, 'kind') = 'ServiceAccount'
-    AND role IN (SELECT value FROM privileged_roles)
+    AND in_list(role, 'privileged_roles')
 ),
 sessions AS (
   SELECT x.*,

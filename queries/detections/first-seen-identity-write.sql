@@ -53,18 +53,21 @@ history AS (
   FROM events
   GROUP BY cluster
 ),
+first_seen AS (
+  -- each identity's first write in the window: one pass, however busy the identity
+  SELECT cluster, user_name, min(COALESCE(stage_at, request_received_at)) AS first_at
+  FROM events
+  GROUP BY cluster, user_name
+),
 firsts AS (
   SELECT w.*,
          row_number() OVER (PARTITION BY w.cluster, w.user_name ORDER BY w.t, w.audit_id) AS rn
   FROM writes w
-  -- no change by this identity earlier in the window
-  WHERE NOT EXISTS (
-    SELECT 1
-    FROM events o
-    WHERE o.cluster = w.cluster
-      AND o.user_name = w.user_name
-      AND COALESCE(o.stage_at, o.request_received_at) < w.t
-  )
+  LEFT JOIN first_seen o
+    ON o.cluster = w.cluster
+   AND o.user_name = w.user_name
+  -- no earlier write by this identity in the window
+  WHERE o.first_at IS NULL OR w.t <= o.first_at
 )
 SELECT f.cluster,
        f.audit_id,

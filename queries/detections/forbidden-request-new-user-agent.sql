@@ -41,6 +41,18 @@ fresh AS (
            response_code,
            regexp_replace(split_part(COALESCE(user_agent, ''), ' kubernetes/', 1), '[0-9]+', 'N', 'g') AS client
     FROM new_events
+),
+-- the first time each key was seen in the window, and how far back the window goes: one pass
+-- over the window, however many events share a key
+first_seen AS (
+    SELECT cluster, client, min(stage_at) AS first_at
+    FROM seen
+    GROUP BY cluster, client
+),
+history AS (
+    SELECT cluster, min(stage_at) AS since
+    FROM seen
+    GROUP BY cluster
 )
 SELECT n.cluster,
        n.audit_id,
@@ -55,10 +67,9 @@ SELECT n.cluster,
        n.object_namespace,
        n.response_code
 FROM fresh n
-WHERE NOT EXISTS (SELECT 1 FROM seen s
-                  WHERE s.cluster = n.cluster
-                    AND s.client = n.client
-                    AND s.stage_at < n.stage_at)
-  AND EXISTS (SELECT 1 FROM seen h
-              WHERE h.cluster = n.cluster
-                AND h.stage_at <= n.stage_at - INTERVAL '1 day')
+JOIN history h ON h.cluster = n.cluster
+LEFT JOIN first_seen f ON f.cluster = n.cluster AND f.client = n.client
+-- nothing with this key earlier in the window…
+WHERE (f.first_at IS NULL OR n.stage_at <= f.first_at)
+  -- …which holds at least a day of history
+  AND h.since <= n.stage_at - INTERVAL '1 day'

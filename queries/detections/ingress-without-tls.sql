@@ -40,7 +40,7 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND request_object IS NOT NULL
   -- no tls section, or an empty one
   AND cardinality(json_values(request_object, '$.spec.tls[*]')) = 0
-  AND COALESCE(object_namespace, '') NOT IN (SELECT value FROM system_namespaces)
+  AND NOT in_list(COALESCE(object_namespace, ''), 'system_namespaces')
   AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
   AND COALESCE(user_name, '') NOT LIKE 'system:kube-%'
   AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'

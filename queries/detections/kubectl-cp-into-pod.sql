@@ -25,7 +25,7 @@ SELECT cluster,
        container,
        command
 FROM exec_sessions
-WHERE COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+WHERE NOT in_list(COALESCE(user_name, ''), 'known_controllers')
   -- the program is tar, its first argument is an extract flag group ending in f (xf, -xmf),
   -- and the archive file is "-" (standard input, streamed from the caller)
   AND command ~ '^(\S*/)?tar\s+-?[a-zA-Z]*x[a-zA-Z]*f\s+-(\s|$)'

@@ -37,4 +37,4 @@ WHERE object_resource = 'events'
   -- the namespace controller and garbage collector delete events of deleted namespaces
   AND user_name NOT LIKE 'system:serviceaccount:kube-system:%'
   AND user_name NOT IN ('system:kube-controller-manager', 'system:apiserver')
-  AND user_name NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(user_name, 'known_controllers')

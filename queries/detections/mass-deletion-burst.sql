@@ -39,7 +39,7 @@ WITH deletions AS (
          object_namespace,
          object_resource || ':' || COALESCE(object_namespace, '') || ':' || COALESCE(object_name, '*' || audit_id) AS object_key
   FROM events
-  WHERE user_name NOT IN (SELECT value FROM known_controllers)
+  WHERE NOT in_list(user_name, 'known_controllers')
     -- Helm keeps one secret per release revision and deletes them all on uninstall
     AND NOT (object_resource = 'secrets' AND COALESCE(object_name, '') LIKE 'sh.helm.release.v1.%')
 )

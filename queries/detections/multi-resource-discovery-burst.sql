@@ -39,6 +39,6 @@ SELECT cluster,
        array_to_string(array_sort(array_agg(DISTINCT object_resource)), ', ') AS resources
 FROM events
 WHERE COALESCE(request_uri, '') NOT LIKE '%resourceVersion=0%'
-  AND user_name NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(user_name, 'known_controllers')
 GROUP BY cluster, user_name, source_ip, COALESCE(user_agent, '')
 HAVING count(DISTINCT object_resource) >= 3

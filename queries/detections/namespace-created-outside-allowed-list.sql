@@ -28,6 +28,6 @@ FROM (
     AND NOT is_cluster_component
 )
 WHERE EXISTS (SELECT 1 FROM allowed_namespaces)
-  AND COALESCE(object_name, '') NOT IN (SELECT value FROM allowed_namespaces)
+  AND NOT in_list(COALESCE(object_name, ''), 'allowed_namespaces')
   AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND response_code BETWEEN 200 AND 299

@@ -36,4 +36,4 @@ WHERE object_resource = 'namespaces'
   -- system:apiserver, nodes) and the kube-system controllers are not people or pipelines
   AND (user_name NOT LIKE 'system:%' OR user_name LIKE 'system:serviceaccount:%')
   AND user_name NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND user_name NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(user_name, 'known_controllers')

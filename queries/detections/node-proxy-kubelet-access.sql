@@ -43,7 +43,7 @@ SELECT cluster,
 FROM proxied
 -- monitoring paths that scrapers read through the proxy all day
 WHERE COALESCE(kubelet_path, '') !~ '^(metrics|stats|healthz|configz|spec)(/|$)'
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(COALESCE(user_name, ''), 'known_controllers')
   -- the API server and controllers themselves
   AND NOT (COALESCE(user_name, '') LIKE 'system:%'
            AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:%'

@@ -42,4 +42,4 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND verb IN ('create', 'update', 'patch')
   AND response_code BETWEEN 200 AND 299
   AND json_value(request_object, '$.spec.type') = 'NodePort'
-  AND concat_ws('/', object_namespace, object_name) NOT IN (SELECT value FROM allowed_nodeport_services)
+  AND NOT in_list(concat_ws('/', object_namespace, object_name), 'allowed_nodeport_services')

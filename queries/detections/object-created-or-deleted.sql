@@ -38,7 +38,7 @@ SELECT cluster,
 FROM events
 WHERE verb IN ('create', 'delete')
   AND object_subresource IS NULL
-  AND object_resource || ':' || verb IN (SELECT value FROM tracked_changes)
+  AND in_list(object_resource || ':' || verb, 'tracked_changes')
   AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND response_code BETWEEN 200 AND 299
   -- a server-side dry run (?dryRun=All) changes nothing

@@ -31,7 +31,9 @@ SELECT DISTINCT
        e.object_namespace,
        e.response_code,
        e.authz_decision
-FROM events e
-JOIN offensive_tool_user_agents t
-  ON lower(e.user_agent) LIKE t.value
-WHERE COALESCE(e.stage, 'ResponseComplete') = 'ResponseComplete'
+-- The list comes first: each pattern is then matched against the whole batch at once.
+FROM offensive_tool_user_agents t
+JOIN (SELECT *, lower(user_agent) AS user_agent_lower
+      FROM events
+      WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete') e
+  ON e.user_agent_lower LIKE t.value

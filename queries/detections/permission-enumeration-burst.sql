@@ -39,7 +39,7 @@ WITH actions AS (
                                    split_part(request_uri, '?', 1))
                 || COALESCE(' in ' || object_namespace, '') AS action
     FROM events
-    WHERE user_name NOT IN (SELECT value FROM known_controllers)
+    WHERE NOT in_list(user_name, 'known_controllers')
 )
 SELECT cluster,
        array_agg(audit_id) FILTER (WHERE authz_decision = 'forbid') AS audit_ids,

@@ -39,7 +39,7 @@ WHERE object_resource IN ('persistentvolumeclaims', 'persistentvolumes',
   AND user_name NOT LIKE 'system:serviceaccount:kube-system:%'
   AND user_name NOT LIKE 'system:node:%'
   AND user_name NOT IN ('system:kube-controller-manager', 'system:apiserver')
-  AND user_name NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(user_name, 'known_controllers')
   -- CSI provisioners and snapshot controllers run as service accounts and delete the
   -- cluster-scoped halves (volumes, snapshot contents) once a claim or snapshot is gone
   AND NOT (object_resource IN ('persistentvolumes', 'volumesnapshotcontents')

@@ -25,6 +25,6 @@ FROM pod_spec_writes
 WHERE object_resource = 'pods'
   AND object_subresource IS NULL
   AND verb = 'create'
-  AND object_namespace IN (SELECT value FROM system_namespaces)
+  AND in_list(object_namespace, 'system_namespaces')
   -- not the control plane, nodes (static pods), kube-system service accounts or cloud operators
   AND NOT is_system_principal

@@ -30,7 +30,7 @@ WITH sessions AS (
           OR COALESCE(user_name, '') LIKE 'system:serviceaccount:kube-system:%'
           OR COALESCE(user_name, '') LIKE 'eks:%'
           OR COALESCE(user_name, '') = 'aksService')
-        AND COALESCE(object_namespace, '') IN (SELECT value FROM system_namespaces))
+        AND in_list(COALESCE(object_namespace, ''), 'system_namespaces'))
 )
 SELECT cluster,
        audit_id,

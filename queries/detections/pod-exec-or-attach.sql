@@ -49,4 +49,4 @@ WHERE object_resource = 'pods'
   AND COALESCE(stage, 'ResponseStarted') = 'ResponseStarted'
   AND COALESCE(response_code, 101) < 400
   AND COALESCE(authz_decision, 'allow') = 'allow'
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(COALESCE(user_name, ''), 'known_controllers')

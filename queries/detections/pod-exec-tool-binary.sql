@@ -30,7 +30,7 @@ WITH tools AS (
              '(?i)(?:^|[\s;|&/(''"`])((?:python[0-9.]*|perl|ruby|php|node|lua)\s+-[cerm])\b')[1]
          ) AS tool
   FROM exec_sessions
-  WHERE COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  WHERE NOT in_list(COALESCE(user_name, ''), 'known_controllers')
 )
 SELECT cluster,
        audit_id,

@@ -35,7 +35,7 @@ WHERE object_resource IN ('pods', 'services')
   AND COALESCE(stage, 'ResponseStarted') = 'ResponseStarted'
   AND COALESCE(response_code, 200) < 400
   AND COALESCE(authz_decision, 'allow') = 'allow'
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(COALESCE(user_name, ''), 'known_controllers')
   -- control-plane and node identities, and kube-system service accounts (metrics-server,
   -- dashboards and the API server's own aggregation)
   AND NOT ((COALESCE(user_name, '') LIKE 'system:%'

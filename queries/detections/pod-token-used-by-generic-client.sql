@@ -34,5 +34,5 @@ FROM events
 WHERE user_name LIKE 'system:serviceaccount:%'
   AND cardinality(user_extra['authentication.kubernetes.io/pod-name']) > 0
   AND EXISTS (SELECT 1 FROM tool_user_agents t WHERE starts_with(events.user_agent, t.value))
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(COALESCE(user_name, ''), 'known_controllers')
   AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'

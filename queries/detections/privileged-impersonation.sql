@@ -43,9 +43,9 @@ WHERE COALESCE(e.stage, 'ResponseComplete') = 'ResponseComplete'
      OR e.impersonated_user_name LIKE 'system:kube-%'
      OR e.impersonated_user_name LIKE 'system:node:%'
      OR e.impersonated_user_name LIKE 'system:serviceaccount:kube-system:%'
-     OR e.impersonated_user_name IN (SELECT value FROM full_admin_users)
+     OR in_list(e.impersonated_user_name, 'full_admin_users')
      OR array_has(e.impersonated_user_groups, 'system:masters')
      OR EXISTS (SELECT 1 FROM privileged_roles p
                 WHERE array_has(e.impersonated_user_groups, p.value))
       )
-  AND COALESCE(e.user_name, '') NOT IN (SELECT value FROM trusted_impersonators)
+  AND NOT in_list(COALESCE(e.user_name, ''), 'trusted_impersonators')

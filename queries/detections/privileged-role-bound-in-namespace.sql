@@ -30,7 +30,7 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND response_code BETWEEN 200 AND 299
   -- a namespaced Role that happens to be called cluster-admin grants nothing special
   AND COALESCE(role_ref_kind, 'ClusterRole') = 'ClusterRole'
-  AND role_ref IN (SELECT value FROM privileged_roles)
+  AND in_list(role_ref, 'privileged_roles')
   AND role_ref <> 'admin'
   -- not the control plane, a kubelet, a kube-system controller or a listed controller
   AND NOT is_cluster_component

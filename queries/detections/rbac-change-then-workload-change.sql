@@ -41,7 +41,7 @@ sensitive_rbac AS (
               OR json_value(stored, '$.rules[?@.resources[?@ == "secrets"]'
                                          || ' && @.verbs[?@ == "get" || @ == "list" || @ == "watch"]]') IS NOT NULL))
      OR (object_resource IN ('rolebindings', 'clusterrolebindings')
-         AND json_value(stored, '$.roleRef.name') IN (SELECT value FROM privileged_roles))
+         AND in_list(json_value(stored, '$.roleRef.name'), 'privileged_roles'))
 ),
 workload AS (
   SELECT cluster, audit_id, stage_at, user_name, source_ip,
@@ -64,4 +64,4 @@ WHERE w.stage_at >= r.stage_at
   AND w.user_name NOT LIKE 'eks:%'
   AND w.user_name NOT IN ('system:apiserver', 'system:kube-controller-manager',
                           'system:kube-scheduler', 'system:kube-proxy', 'system:addon-manager')
-  AND w.user_name NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(w.user_name, 'known_controllers')

@@ -40,4 +40,4 @@ WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
          AND (COALESCE(impersonated_user_name, user_name) LIKE 'system:serviceaccount:%'
               OR COALESCE(impersonated_user_name, user_name) LIKE 'system:node:%'))
       )
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(COALESCE(user_name, ''), 'known_controllers')

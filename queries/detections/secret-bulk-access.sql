@@ -30,6 +30,6 @@ WHERE NOT (    (COALESCE(user_name, '') LIKE 'system:%'
                 AND COALESCE(user_name, '') <> 'system:anonymous')
             OR COALESCE(user_name, '') LIKE 'system:serviceaccount:kube-system:%'
             OR COALESCE(user_name, '') LIKE 'eks:%')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(COALESCE(user_name, ''), 'known_controllers')
 GROUP BY cluster, user_name
 HAVING count(DISTINCT COALESCE(object_namespace || '/' || object_name, audit_id)) >= 15

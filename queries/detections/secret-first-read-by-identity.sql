@@ -60,6 +60,6 @@ SELECT cluster,
        usual_readers
 FROM history
 WHERE NOT read_before
-  AND user_name NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(user_name, 'known_controllers')
   -- the secret has been read for at least a week: enough history to call a reader new
   AND secret_first_read <= stage_at - INTERVAL '7 days'

@@ -38,6 +38,6 @@ WHERE NOT (    (COALESCE(user_name, '') LIKE 'system:%'
             OR COALESCE(user_name, '') LIKE 'system:serviceaccount:kube-system:%'
             OR COALESCE(user_name, '') LIKE 'eks:%'
             OR COALESCE(user_name, '') = 'aksService')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(COALESCE(user_name, ''), 'known_controllers')
 GROUP BY cluster, user_name
 HAVING count(DISTINCT audit_id) >= 20

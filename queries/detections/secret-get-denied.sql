@@ -37,4 +37,4 @@ WHERE object_resource = 'secrets'
             OR COALESCE(user_name, '') LIKE 'system:serviceaccount:kube-system:%'
             OR COALESCE(user_name, '') LIKE 'eks:%'
             OR COALESCE(user_name, '') = 'aksService')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(COALESCE(user_name, ''), 'known_controllers')

@@ -38,4 +38,4 @@ WHERE object_resource = 'secrets'
   AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
   AND COALESCE(user_name, '') NOT LIKE 'eks:%'
   AND COALESCE(user_name, '') <> 'aksService'
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(COALESCE(user_name, ''), 'known_controllers')

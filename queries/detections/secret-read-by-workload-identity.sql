@@ -36,7 +36,7 @@ WITH reads AS (
          OR (user_name LIKE 'system:serviceaccount:%'
              AND user_name NOT LIKE 'system:serviceaccount:kube-system:%'
              AND user_name NOT LIKE 'system:serviceaccount:azure-arc:%'))
-    AND user_name NOT IN (SELECT value FROM known_controllers)
+    AND NOT in_list(user_name, 'known_controllers')
 )
 SELECT cluster,
        audit_id,

@@ -43,4 +43,4 @@ WHERE COALESCE(e.stage, 'ResponseComplete') = 'ResponseComplete'
   AND COALESCE(e.user_name, '') NOT LIKE 'system:node:%'
   AND COALESCE(e.user_name, '') NOT LIKE 'system:kube-%'
   AND COALESCE(e.user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
-  AND COALESCE(e.user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(COALESCE(e.user_name, ''), 'known_controllers')

@@ -38,7 +38,7 @@ WHERE object_resource = 'secrets'
       = CASE verb WHEN 'watch' THEN 'ResponseStarted' ELSE 'ResponseComplete' END
   AND response_code BETWEEN 200 AND 299
   AND (COALESCE(object_namespace, '') = ''
-       OR object_namespace IN (SELECT value FROM system_namespaces))
+       OR in_list(object_namespace, 'system_namespaces'))
   -- control-plane and node identities, kube-system service accounts, managed-cloud agents
   AND NOT (    (COALESCE(user_name, '') LIKE 'system:%'
                 AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:%'
@@ -46,4 +46,4 @@ WHERE object_resource = 'secrets'
             OR COALESCE(user_name, '') LIKE 'system:serviceaccount:kube-system:%'
             OR COALESCE(user_name, '') LIKE 'eks:%'
             OR COALESCE(user_name, '') = 'aksService')
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(COALESCE(user_name, ''), 'known_controllers')

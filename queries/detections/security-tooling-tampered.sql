@@ -58,17 +58,17 @@ WITH changes AS (
     -- that is itself reported
     AND user_name NOT LIKE 'system:serviceaccount:kube-system:%'
     AND user_name NOT IN ('system:kube-controller-manager', 'system:apiserver')
-    AND user_name NOT IN (SELECT value FROM known_controllers)
+    AND NOT in_list(user_name, 'known_controllers')
 )
 SELECT c.*
 FROM changes c
 WHERE (
-        c.object_namespace IN (SELECT value FROM security_namespaces)
-        OR (c.object_resource = 'namespaces' AND c.object_name IN (SELECT value FROM security_namespaces))
+        in_list(c.object_namespace, 'security_namespaces')
+        OR (c.object_resource = 'namespaces' AND in_list(c.object_name, 'security_namespaces'))
         OR EXISTS (SELECT 1 FROM security_agent_names a WHERE c.object_name LIKE a.value || '%')
       )
   -- the tool managing itself: its service accounts live in its own namespace or in a
   -- security namespace (cluster-scoped webhook configurations have no namespace)
   AND NOT (c.user_name LIKE 'system:serviceaccount:%'
            AND (split_part(c.user_name, ':', 3) = COALESCE(c.object_namespace, '')
-                OR split_part(c.user_name, ':', 3) IN (SELECT value FROM security_namespaces)))
+                OR in_list(split_part(c.user_name, ':', 3), 'security_namespaces')))

@@ -46,18 +46,23 @@ history AS (
   FROM events
   GROUP BY cluster
 ),
+first_seen AS (
+  -- each identity's first use of each tool in the window: one pass over the window
+  SELECT cluster, user_name, split_part(split_part(user_agent, ' ', 1), '/', 1) AS tool,
+         min(COALESCE(stage_at, request_received_at)) AS first_at
+  FROM events
+  GROUP BY cluster, user_name, split_part(split_part(user_agent, ' ', 1), '/', 1)
+),
 firsts AS (
   SELECT u.*,
          row_number() OVER (PARTITION BY u.cluster, u.user_name, u.tool ORDER BY u.t, u.audit_id) AS rn
   FROM uses u
-  WHERE NOT EXISTS (
-    SELECT 1
-    FROM events o
-    WHERE o.cluster = u.cluster
-      AND o.user_name = u.user_name
-      AND split_part(split_part(o.user_agent, ' ', 1), '/', 1) = u.tool
-      AND COALESCE(o.stage_at, o.request_received_at) < u.t
-  )
+  LEFT JOIN first_seen o
+    ON o.cluster = u.cluster
+   AND o.user_name = u.user_name
+   AND o.tool = u.tool
+  -- no earlier use of this tool by this identity in the window
+  WHERE o.first_at IS NULL OR u.t <= o.first_at
 )
 SELECT f.cluster,
        f.audit_id,

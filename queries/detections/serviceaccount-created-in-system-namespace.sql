@@ -19,8 +19,8 @@ FROM events_with_principal
 WHERE object_resource = 'serviceaccounts'
   AND object_subresource IS NULL
   AND verb = 'create'
-  AND object_namespace IN (SELECT value FROM system_namespaces)
-  AND COALESCE(object_name, '') NOT IN (SELECT value FROM known_system_serviceaccounts)
+  AND in_list(object_namespace, 'system_namespaces')
+  AND NOT in_list(COALESCE(object_name, ''), 'known_system_serviceaccounts')
   AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND response_code BETWEEN 200 AND 299
   -- not the control plane, a kubelet, a kube-system controller or a listed controller

@@ -40,7 +40,19 @@ fresh AS (
            object_namespace,
            regexp_replace(split_part(COALESCE(user_agent, ''), ' kubernetes/', 1), '[0-9]+', 'N', 'g') AS client
     FROM new_events
-    WHERE user_name NOT IN (SELECT value FROM known_controllers)
+    WHERE NOT in_list(user_name, 'known_controllers')
+),
+-- the first time each key was seen in the window, and how far back the window goes: one pass
+-- over the window, however many events share a key
+first_seen AS (
+    SELECT cluster, user_name, client, min(stage_at) AS first_at
+    FROM seen
+    GROUP BY cluster, user_name, client
+),
+history AS (
+    SELECT cluster, min(stage_at) AS since
+    FROM seen
+    GROUP BY cluster
 )
 SELECT n.cluster,
        n.audit_id,
@@ -54,11 +66,9 @@ SELECT n.cluster,
        n.object_resource,
        n.object_namespace
 FROM fresh n
-WHERE NOT EXISTS (SELECT 1 FROM seen s
-                  WHERE s.cluster = n.cluster
-                    AND s.user_name = n.user_name
-                    AND s.client = n.client
-                    AND s.stage_at < n.stage_at)
-  AND EXISTS (SELECT 1 FROM seen h
-              WHERE h.cluster = n.cluster
-                AND h.stage_at <= n.stage_at - INTERVAL '1 day')
+JOIN history h ON h.cluster = n.cluster
+LEFT JOIN first_seen f ON f.cluster = n.cluster AND f.user_name = n.user_name AND f.client = n.client
+-- nothing with this key earlier in the window…
+WHERE (f.first_at IS NULL OR n.stage_at <= f.first_at)
+  -- …which holds at least a day of history
+  AND h.since <= n.stage_at - INTERVAL '1 day'

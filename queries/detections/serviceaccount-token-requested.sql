@@ -26,9 +26,9 @@ WHERE object_resource = 'serviceaccounts'
   AND response_code BETWEEN 200 AND 299
   -- kubelets request the projected tokens of the pods they run
   AND COALESCE(user_name, '') NOT LIKE 'system:node:%'
-  AND COALESCE(user_name, '') NOT IN (SELECT value FROM known_controllers)
+  AND NOT in_list(COALESCE(user_name, ''), 'known_controllers')
   -- control-plane identities are expected in system namespaces, not in application ones
-  AND NOT (COALESCE(object_namespace, '') IN (SELECT value FROM system_namespaces)
+  AND NOT (in_list(COALESCE(object_namespace, ''), 'system_namespaces')
            AND (COALESCE(user_name, '') LIKE 'system:serviceaccount:kube-system:%'
                 OR COALESCE(user_name, '') LIKE 'eks:%'
                 OR COALESCE(user_name, '') IN ('system:apiserver', 'system:kube-controller-manager',

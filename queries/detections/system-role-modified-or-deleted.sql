@@ -22,7 +22,7 @@ WHERE object_resource IN ('roles', 'clusterroles')
   AND object_subresource IS NULL
   AND verb IN ('create', 'update', 'patch', 'delete')
   AND (object_name LIKE 'system:%' OR object_name LIKE 'eks:%')
-  AND object_name NOT IN (SELECT value FROM system_roles_expected_to_change)
+  AND NOT in_list(object_name, 'system_roles_expected_to_change')
   AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND response_code BETWEEN 200 AND 299
   -- not the control plane, a kubelet, a kube-system controller or a listed controller

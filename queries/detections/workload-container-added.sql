@@ -46,16 +46,15 @@ states AS (
      OR (verb IN ('create', 'update') AND request_object IS NOT NULL)
 ),
 previous AS (
-  -- each new write next to the latest earlier state of the same workload
-  SELECT n.audit_id, s.audit_id AS before_audit_id,
-         row_number() OVER (PARTITION BY n.cluster, n.audit_id ORDER BY s.at DESC, s.audit_id) AS recency
-  FROM new_writes n
-  JOIN states s
-    ON s.cluster = n.cluster
-   AND s.object_resource = n.object_resource
-   AND s.object_namespace = n.object_namespace
-   AND s.object_name = n.object_name
-   AND s.at < n.at
+  -- each write next to the latest earlier state of the same workload: one sort of the window
+  SELECT cluster, audit_id, before_audit_id
+  FROM (SELECT cluster, audit_id, at,
+               lag(audit_id) OVER (PARTITION BY cluster, object_resource, object_namespace, object_name
+                                   ORDER BY at, audit_id) AS before_audit_id,
+               lag(at) OVER (PARTITION BY cluster, object_resource, object_namespace, object_name
+                             ORDER BY at, audit_id) AS before_at
+        FROM states) ordered
+  WHERE before_at < at
 ),
 compared AS (
   SELECT n.*,
@@ -64,7 +63,7 @@ compared AS (
                               CASE WHEN e.verb IN ('create', 'update') THEN e.request_object END),
                      '$.spec..["containers","initContainers"][*].name') AS names_before
   FROM new_writes n
-  JOIN previous p ON p.audit_id = n.audit_id AND p.recency = 1
+  JOIN previous p ON p.cluster = n.cluster AND p.audit_id = n.audit_id
   JOIN events e ON e.cluster = n.cluster AND e.audit_id = p.before_audit_id
 ),
 diffed AS (

@@ -27,7 +27,7 @@ SELECT e.*,
          OR e.user_name LIKE 'system:serviceaccount:kube-system:%'
          OR e.user_name LIKE 'eks:%'
          OR e.user_name IN ('aksService', 'masterclient')
-         OR kc.value IS NOT NULL,
+         OR in_list(e.user_name, 'known_controllers'),
          false) AS is_system_principal,
        COALESCE(e.user_name, '') LIKE 'system:serviceaccount:kube-system:%'
          OR COALESCE(e.user_name, '') LIKE 'system:node:%'
@@ -35,7 +35,5 @@ SELECT e.*,
          OR COALESCE(e.user_name, '') IN ('system:apiserver', 'system:kube-controller-manager',
                                           'system:kube-scheduler', 'system:kube-proxy',
                                           'system:addon-manager')
-         OR kc.value IS NOT NULL AS is_cluster_component
+         OR COALESCE(in_list(e.user_name, 'known_controllers'), false) AS is_cluster_component
 FROM events e
--- DISTINCT: a value listed twice must not repeat the event
-LEFT JOIN (SELECT DISTINCT value FROM known_controllers) kc ON kc.value = e.user_name

@@ -28,7 +28,9 @@ WITH calls AS (
     FROM events
     WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
       AND COALESCE(response_code, 0) NOT IN (401, 403)
-      AND user_name NOT IN (SELECT value FROM public_address_identities)
+      AND NOT in_list(user_name, 'public_address_identities')
+      -- only a public address can be reported: the ranges are checked for those alone
+      AND (is_public_ip(source_ip) OR is_public_ip(array_element(source_ips, -1)))
 ),
 flagged AS (
     -- a trusted range matching an address leaves a row of tc / tp non-NULL

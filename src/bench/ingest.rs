@@ -81,9 +81,23 @@ pub struct IngestArgs {
     /// the benchmark runs as the server's alert webhook (Warning and above).
     #[arg(long, conflicts_with = "url")]
     alert_probes: bool,
+    /// Offered load in events per second, spread over the connections (each POSTs on a fixed
+    /// schedule and still waits for each answer). Without it, every connection sends as fast as
+    /// the server answers: the server's maximum.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    rate: Option<u64>,
     /// `text` for people, `json` for one JSON object on stdout.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
+}
+
+/// Time between two POSTs of one connection for `--rate`.
+fn pacing(args: &IngestArgs) -> Option<std::time::Duration> {
+    let rate = args.rate?;
+    let per_connection = rate as f64 / args.connections as f64;
+    Some(std::time::Duration::from_secs_f64(
+        args.batch_size as f64 / per_connection,
+    ))
 }
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
@@ -108,6 +122,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
                 connections: args.connections,
                 warmup,
                 duration,
+                interval: pacing(&args),
             };
             (
                 url.clone(),
@@ -137,6 +152,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
                 connections: args.connections,
                 warmup,
                 duration,
+                interval: pacing(&args),
             };
             let (load, probes) = runtime.block_on(async {
                 let load = load::run(&plan, pool.clone());
@@ -170,6 +186,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         bodies: args.bodies,
         mean_body_bytes: pool.mean_body_bytes(),
         seed: args.seed,
+        rate: args.rate,
     };
     let report = Report {
         machine,

@@ -64,16 +64,32 @@ pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
         drop(out);
         if args.profile {
             let mut statuses = engine.statuses();
-            statuses.sort_by_key(|s| std::cmp::Reverse(s.run_micros));
+            statuses.sort_by_key(|s| std::cmp::Reverse(s.run_micros + s.filter_micros));
+            let ms = |micros: u64| micros as f64 / 1000.0;
+            eprintln!(
+                "{:>10} {:>10} {:>7} {:>7} {:>8}  rule",
+                "run ms", "filter ms", "runs", "skipped", "window"
+            );
             for status in &statuses {
                 eprintln!(
-                    "{:>10.1} ms {:>7} runs {:>8} window rows  {}",
-                    status.run_micros as f64 / 1000.0,
+                    "{:>10.1} {:>10.1} {:>7} {:>7} {:>8}  {}",
+                    ms(status.run_micros),
+                    ms(status.filter_micros),
                     status.runs,
+                    status.skipped,
                     status.window_rows,
                     status.id
                 );
             }
+            let total: u64 = statuses
+                .iter()
+                .map(|s| s.run_micros + s.filter_micros)
+                .sum();
+            eprintln!(
+                "{:>10.1} ms in rules and window filters, {:.1} ms in shared views",
+                ms(total),
+                ms(engine.views_micros())
+            );
         }
         let mut failed = 0;
         for status in engine.statuses() {

@@ -13,7 +13,7 @@ use analyze::alerts::log::LogReader;
 use analyze::alerts::sink::SinkRunner;
 use analyze::alerts::Outbox;
 use analyze::detect::{
-    detection_schema, input_batch, Engine, EngineOptions, Lists, Rule, RuleStatus,
+    detection_schema, input_batch, Engine, EngineOptions, Lists, Mode, Rule, RuleStatus,
 };
 use analyze::{open_session, QueryOptions};
 use anyhow::Context;
@@ -25,8 +25,10 @@ use schemas::EventRow;
 /// Requests' worth of events waiting for the engine at most.
 pub const TAP_QUEUE: usize = 256;
 /// The engine runs once this many events wait, or [`MAX_BATCH_WAIT`] after the first.
-pub const MAX_BATCH_EVENTS: usize = 16_384;
+pub const MAX_BATCH_EVENTS: usize = 65_536;
 pub const MAX_BATCH_WAIT: Duration = Duration::from_millis(250);
+/// Batches waiting for the window and sequence rules at most.
+const WINDOW_QUEUE: usize = 4;
 /// How often quiet window rules are given the time.
 const CLOCK_TICK: Duration = Duration::from_secs(1);
 
@@ -108,28 +110,52 @@ async fn run(
     rules: Vec<Rule>,
     options: EngineOptions,
     data_dir: PathBuf,
-    mut outbox: Outbox,
+    outbox: Outbox,
     rx: Receiver<Tapped>,
     statuses: Statuses,
     ready: mpsc::SyncSender<()>,
 ) {
     let lists = options.lists.clone();
-    let mut engine = Engine::new(rules, options).await;
-    let loaded = engine.statuses().iter().filter(|s| s.state == "ok").count();
-    let publish_statuses = |engine: &Engine| {
-        *statuses.lock().unwrap_or_else(|e| e.into_inner()) = engine.statuses();
-    };
-    publish_statuses(&engine);
+    // Two engines, two threads: event rules answer within the batch, and the window and
+    // sequence rules (heavier, and not in a hurry) never hold them up.
+    let (event_rules, window_rules): (Vec<Rule>, Vec<Rule>) =
+        rules.into_iter().partition(|rule| rule.mode == Mode::Event);
+    let mut engine = Engine::new(event_rules, options.clone()).await;
+    let mut windows = Engine::new(window_rules, options).await;
+    let loaded = [&engine, &windows]
+        .iter()
+        .flat_map(|engine| engine.statuses())
+        .filter(|s| s.state == "ok")
+        .count();
+    publish_statuses(&statuses, &engine);
+    publish_statuses(&statuses, &windows);
     tracing::info!(rules = loaded, "detection rules loaded");
-    seed_windows(&mut engine, &data_dir, &lists).await;
+    seed_windows(&mut windows, &data_dir, &lists).await;
     match LogReader::new(&data_dir).read_all() {
-        Ok(sent) => engine.remember(&sent),
+        Ok(sent) => {
+            engine.remember(&sent);
+            windows.remember(&sent);
+        }
         Err(error) => tracing::warn!(%error, "cannot read past alerts; some may be sent again"),
     }
+    let outbox = Arc::new(Mutex::new(outbox));
+    let (window_tx, window_rx) = mpsc::sync_channel::<RecordBatch>(WINDOW_QUEUE);
+    let window_thread = {
+        let (outbox, statuses) = (outbox.clone(), statuses.clone());
+        std::thread::Builder::new()
+            .name("auditlens-windows".into())
+            .spawn(move || run_windows(windows, window_rx, outbox, statuses))
+    };
+    let (window_tx, window_thread) = match window_thread {
+        Ok(thread) => (Some(window_tx), Some(thread)),
+        Err(error) => {
+            tracing::error!(%error, "cannot start the window rules' thread; window and sequence rules do not run");
+            (None, None)
+        }
+    };
     let _ = ready.send(());
     let mut pending: Vec<(String, EventRow)> = Vec::new();
     let mut first_pending: Option<Instant> = None;
-    let mut last_tick = Instant::now();
     loop {
         let wait = match first_pending {
             Some(first) => MAX_BATCH_WAIT.saturating_sub(first.elapsed()),
@@ -155,32 +181,98 @@ async fn run(
             first_pending = None;
             match batch {
                 Ok(batch) => {
-                    let alerts = engine.process(&batch).await;
-                    publish(&mut outbox, &alerts);
-                    publish_statuses(&engine);
+                    engine
+                        .process_with(&batch, &mut |alerts| publish(&outbox, &alerts))
+                        .await;
+                    publish_statuses(&statuses, &engine);
+                    // Waits when the window rules are behind: ingest slows rather than the
+                    // window rules missing events.
+                    if let Some(tx) = &window_tx {
+                        let _ = tx.send(batch);
+                    }
                 }
                 Err(error) => {
                     tracing::error!(%error, "cannot build a detection batch; events skipped")
                 }
             }
         }
-        if last_tick.elapsed() >= CLOCK_TICK {
-            last_tick = Instant::now();
-            let alerts = engine.advance(chrono::Utc::now().timestamp_micros()).await;
-            publish(&mut outbox, &alerts);
-        }
         if closed {
             break;
         }
     }
+    drop(window_tx);
+    if let Some(thread) = window_thread {
+        if thread.join().is_err() {
+            tracing::error!("the window rules' thread panicked");
+        }
+    }
+    let outbox = match Arc::try_unwrap(outbox) {
+        Ok(outbox) => outbox.into_inner().unwrap_or_else(|e| e.into_inner()),
+        Err(_) => return,
+    };
     outbox.shutdown().await;
 }
 
-fn publish(outbox: &mut Outbox, alerts: &[schemas::Alert]) {
+/// The window and sequence rules' thread: the batches the event rules saw, in the same order,
+/// and the clock for quiet windows.
+fn run_windows(
+    mut engine: Engine,
+    rx: Receiver<RecordBatch>,
+    outbox: Arc<Mutex<Outbox>>,
+    statuses: Statuses,
+) {
+    let local = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(local) => local,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the window rules' runtime; they do not run");
+            return;
+        }
+    };
+    local.block_on(async {
+        let mut last_tick = Instant::now();
+        loop {
+            match rx.recv_timeout(CLOCK_TICK) {
+                Ok(batch) => {
+                    engine
+                        .process_with(&batch, &mut |alerts| publish(&outbox, &alerts))
+                        .await;
+                    publish_statuses(&statuses, &engine);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if last_tick.elapsed() >= CLOCK_TICK {
+                last_tick = Instant::now();
+                let alerts = engine.advance(chrono::Utc::now().timestamp_micros()).await;
+                publish(&outbox, &alerts);
+            }
+        }
+    });
+}
+
+/// Replaces the statuses of `engine`'s rules in `statuses`, keeping the others.
+fn publish_statuses(statuses: &Statuses, engine: &Engine) {
+    let mut all = statuses.lock().unwrap_or_else(|e| e.into_inner());
+    for status in engine.statuses() {
+        match all.iter_mut().find(|s| s.id == status.id) {
+            Some(slot) => *slot = status,
+            None => all.push(status),
+        }
+    }
+}
+
+fn publish(outbox: &Mutex<Outbox>, alerts: &[schemas::Alert]) {
     if alerts.is_empty() {
         return;
     }
-    if let Err(error) = outbox.publish(alerts) {
+    let published = outbox
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .publish(alerts);
+    if let Err(error) = published {
         // Without the log there is no outbox: say so loudly, with what was lost.
         for alert in alerts {
             tracing::error!(%error, rule = %alert.rule_id, output = %alert.output, "alert not stored");
@@ -209,6 +301,7 @@ async fn seed_windows(engine: &mut Engine, data_dir: &Path, lists: &Lists) {
         }
     };
     // Filters may read lists, as the rules do.
+    session.register_udf(analyze::detect::in_list::in_list(lists));
     match lists.tables() {
         Ok(tables) => {
             for (name, table) in tables {

@@ -10,10 +10,10 @@ use analyze::detect::{input_batch, Engine};
 use anyhow::Context;
 use schemas::{Alert, EventRow};
 
+/// Events the engine sees at once: as many as `serve` gives it at most.
+const BATCH_EVENTS: usize = super::live::MAX_BATCH_EVENTS;
 /// Events sorted together.
-const CHUNK_EVENTS: usize = 65_536;
-/// Events the engine sees at once.
-const BATCH_EVENTS: usize = 8_192;
+const CHUNK_EVENTS: usize = BATCH_EVENTS;
 
 /// Counts of one replay.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]

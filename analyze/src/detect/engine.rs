@@ -2,16 +2,20 @@
 //! rules return into alerts. Each rule is planned once, in a session of its own; a rule that
 //! fails to plan or to run is reported in its [`RuleStatus`] and the others go on.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
+use datafusion::common::DFSchema;
 use datafusion::execution::memory_pool::GreedyMemoryPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_plan::collect;
+use datafusion::physical_plan::execution_plan::reset_plan_states;
+use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use schemas::{Alert, ALERT_SOURCE};
@@ -20,6 +24,7 @@ use super::dedup::{Dedup, DEFAULT_MAX_KEYS};
 use super::input::{detection_schema, event_times};
 use super::lists::Lists;
 use super::output::{self, check_result_schema, findings, output_field_name, Finding};
+use super::prefilter::Reads;
 use super::rule::{Mode, Rule};
 use super::table::BatchTable;
 use super::window::{Window, DEFAULT_MAX_WINDOW_ROWS};
@@ -80,18 +85,64 @@ pub struct RuleStatus {
     pub failures: u64,
     pub alerts: u64,
     pub suppressed: u64,
+    /// Batches the rule was not run on because none of their rows could match it.
+    pub skipped: u64,
     pub run_micros: u64,
+    /// Time spent choosing the rows a window rule keeps.
+    pub filter_micros: u64,
     pub window_rows: usize,
     pub window_rows_dropped: u64,
 }
 
+/// A query planned once, down to the physical plan, and run again on every batch.
+struct Query {
+    physical: Arc<dyn ExecutionPlan>,
+    reads: Reads,
+}
+
+impl Query {
+    /// Plans `sql`; `inputs` are the tables whose rows change between runs.
+    async fn plan(
+        ctx: &SessionContext,
+        sql: &str,
+        inputs: &[(String, SchemaRef)],
+    ) -> Result<(Query, LogicalPlan), String> {
+        let plan = plan_sql(ctx, sql).await?;
+        let physical = DefaultPhysicalPlanner::default()
+            .create_physical_plan(&plan, &ctx.state())
+            .await
+            .map_err(|e| e.to_string())?;
+        let schemas = inputs
+            .iter()
+            .map(|(name, schema)| {
+                DFSchema::try_from(schema.as_ref().clone()).map(|s| (name.clone(), s))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let reads = Reads::of(&plan, &schemas, ctx);
+        Ok((Query { physical, reads }, plan))
+    }
+
+    async fn run(&self, ctx: &SessionContext) -> Result<Vec<RecordBatch>, String> {
+        // A fresh copy of the plan's state (hash tables, subquery results) for this run.
+        let physical = reset_plan_states(self.physical.clone()).map_err(|e| e.to_string())?;
+        collect(physical, ctx.task_ctx())
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
 struct Planned {
     ctx: SessionContext,
-    plan: LogicalPlan,
+    query: Query,
+    /// Event rules: the shared views, as this rule's own tables (holding the rows it can use).
+    views: Vec<(String, Arc<BatchTable>)>,
     events: Arc<BatchTable>,
     new_events: Arc<BatchTable>,
-    /// Window rules: the plan choosing which events of a batch the window keeps.
-    filter: Option<LogicalPlan>,
+    /// Window rules: the query choosing which events of a batch the window keeps.
+    filter: Option<Query>,
+    /// Window rules: the columns the window keeps (the rule's and the filter's; `None`: all).
+    window_columns: Option<BTreeSet<usize>>,
     window: Option<Window>,
     /// Event time at which a window rule runs next.
     next_run: Option<i64>,
@@ -113,12 +164,15 @@ pub struct Engine {
     dedup: Dedup,
     watermark: Option<i64>,
     options: EngineOptions,
+    /// Time spent computing the shared views (µs).
+    views_micros: u64,
 }
 
 impl Engine {
     /// Plans every enabled rule. A rule that does not plan is kept, as failed, with the error.
     pub async fn new(rules: Vec<Rule>, options: EngineOptions) -> Engine {
-        let shared = match SharedViews::plan(&options).await {
+        let event_rules = rules.iter().any(|r| r.mode == Mode::Event && !r.disabled);
+        let shared = match SharedViews::plan(&options, event_rules).await {
             Ok(shared) => shared,
             Err(error) => {
                 tracing::error!(%error, "views not computed once per batch; each rule computes them");
@@ -168,6 +222,7 @@ impl Engine {
             dedup: Dedup::new(options.max_dedup_keys),
             watermark: None,
             options,
+            views_micros: 0,
         }
     }
 
@@ -189,6 +244,11 @@ impl Engine {
         self.runners.iter().map(|runner| runner.rule.as_ref())
     }
 
+    /// Time spent computing the views shared by the event rules (µs).
+    pub fn views_micros(&self) -> u64 {
+        self.views_micros
+    }
+
     /// The event time the engine has reached (µs), if any event was seen.
     pub fn watermark(&self) -> Option<i64> {
         self.watermark
@@ -200,8 +260,21 @@ impl Engine {
     /// in slices no longer than the shortest `every`, so that within a long batch (a file being
     /// replayed) their windows slide and run as they would have live.
     pub async fn process(&mut self, batch: &RecordBatch) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        self.process_with(batch, &mut |found| alerts.extend(found))
+            .await;
+        alerts
+    }
+
+    /// [`Engine::process`], handing alerts over as soon as they are known: the event rules'
+    /// before the window and sequence rules run.
+    pub async fn process_with(
+        &mut self,
+        batch: &RecordBatch,
+        on_alerts: &mut (dyn FnMut(Vec<Alert>) + Send),
+    ) {
         if batch.num_rows() == 0 {
-            return Vec::new();
+            return;
         }
         let (batch, times) = match sorted_by_time(batch) {
             Ok(sorted) => sorted,
@@ -215,22 +288,48 @@ impl Engine {
         self.watermark = self.watermark.max(newest);
         let now = self.watermark.unwrap_or(0);
         let mut alerts = Vec::new();
-        let whole = Arc::new(vec![batch.clone()]);
         if let Some(shared) = &self.shared {
-            shared.compute(&whole, self.options.rule_timeout).await;
+            let started = Instant::now();
+            shared.compute(&batch, self.options.rule_timeout).await;
+            self.views_micros += started.elapsed().as_micros() as u64;
         }
         for index in 0..self.runners.len() {
             let runner = &mut self.runners[index];
             let Some(planned) = runner.planned.as_mut() else {
                 continue;
             };
-            if runner.rule.mode == Mode::Event {
-                planned.events.set(whole.clone());
-                alerts.extend(self.run(index, now).await);
+            if runner.rule.mode != Mode::Event {
+                continue;
             }
+            // Only the rows the rule can use; not run at all when it has nothing to read.
+            let reads = &planned.query.reads;
+            let rows = reads.select(EVENTS, &batch);
+            let mut any_rows = rows.is_some() || !reads.tables.contains(EVENTS);
+            planned.events.set(Arc::new(rows.into_iter().collect()));
+            if let Some(shared) = &self.shared {
+                for ((name, table), view) in planned.views.iter().zip(&shared.views) {
+                    if !reads.tables.contains(name) {
+                        continue;
+                    }
+                    let kept: Vec<RecordBatch> = view
+                        .table
+                        .current()
+                        .iter()
+                        .filter_map(|batch| reads.select(name, batch))
+                        .collect();
+                    any_rows |= !kept.is_empty();
+                    table.set(Arc::new(kept));
+                }
+            }
+            if !any_rows {
+                runner.status.skipped += 1;
+                continue;
+            }
+            alerts.extend(self.run(index, now).await);
         }
+        on_alerts(std::mem::take(&mut alerts));
         if !self.runners.iter().any(|r| r.rule.window.is_some()) {
-            return alerts;
+            return;
         }
         let mut start = 0;
         while start < times.len() {
@@ -239,7 +338,7 @@ impl Engine {
             while end < times.len() && times[end] < boundary {
                 end += 1;
             }
-            let slice = Arc::new(vec![batch.slice(start, end - start)]);
+            let slice = batch.slice(start, end - start);
             let slice_now = before.unwrap_or(i64::MIN).max(times[end - 1]);
             for index in 0..self.runners.len() {
                 let runner = &mut self.runners[index];
@@ -249,7 +348,10 @@ impl Engine {
                 if runner.rule.mode == Mode::Event {
                     continue;
                 }
-                if let Err(error) = keep_in_window(planned, &slice, &self.options).await {
+                let started = Instant::now();
+                let kept = keep_in_window(planned, &slice, &self.options).await;
+                runner.status.filter_micros += started.elapsed().as_micros() as u64;
+                if let Err(error) = kept {
                     fail(runner, error);
                     continue;
                 }
@@ -259,7 +361,7 @@ impl Engine {
             }
             start = end;
         }
-        alerts
+        on_alerts(alerts);
     }
 
     /// Moves event time on to `now` (µs) without events, e.g. from a clock while a cluster is
@@ -316,7 +418,10 @@ impl Engine {
                 tracing::warn!(rule = %rule_id, "stored history does not have the events schema; not used");
                 return;
             }
-            window.add(batch, false);
+            window.add(
+                super::prefilter::slim(&batch, planned.window_columns.as_ref()),
+                false,
+            );
         }
     }
 
@@ -346,20 +451,38 @@ impl Engine {
                 return Vec::new();
             }
             let (all, fresh) = window.take_run();
-            planned.events.set(all);
-            planned.new_events.set(fresh);
             if let Some(spec) = runner.rule.window.as_ref() {
                 let every = i64::try_from(spec.every.as_micros()).unwrap_or(i64::MAX);
                 planned.next_run = Some(now.saturating_add(every));
             }
+            let reads = &planned.query.reads;
+            if runner.rule.mode == Mode::Sequence && reads.has_prefilter(NEW_EVENTS) {
+                // A sequence rule is about new events: it runs when one of them passes its
+                // own conditions on `new_events`, and sees only those.
+                let fresh: Vec<RecordBatch> = fresh
+                    .iter()
+                    .filter_map(|batch| reads.select_keeping(NEW_EVENTS, batch, None))
+                    .collect();
+                if fresh.is_empty() {
+                    runner.status.skipped += 1;
+                    return Vec::new();
+                }
+                planned.new_events.set(Arc::new(fresh));
+            } else {
+                planned.new_events.set(fresh);
+            }
+            planned.events.set(all);
         }
         let started = Instant::now();
-        let result = tokio::time::timeout(timeout, execute(&planned.ctx, &planned.plan)).await;
+        let result = tokio::time::timeout(timeout, planned.query.run(&planned.ctx)).await;
         runner.status.runs += 1;
         runner.status.run_micros += started.elapsed().as_micros() as u64;
         // The tables are not needed until the next run: let go of the batches.
         if runner.rule.mode == Mode::Event {
             planned.events.set(Arc::new(Vec::new()));
+            for (_, table) in &planned.views {
+                table.set(Arc::new(Vec::new()));
+            }
         }
         let batches = match result {
             Ok(Ok(batches)) => batches,
@@ -459,14 +582,25 @@ fn sorted_by_time(batch: &RecordBatch) -> Result<(RecordBatch, Vec<i64>), String
 
 async fn keep_in_window(
     planned: &mut Planned,
-    batch: &Arc<Vec<RecordBatch>>,
+    batch: &RecordBatch,
     options: &EngineOptions,
 ) -> Result<(), String> {
     let Some(filter) = planned.filter.as_ref() else {
         return Ok(());
     };
-    planned.events.set(batch.clone());
-    let kept = tokio::time::timeout(options.rule_timeout, execute(&planned.ctx, filter)).await;
+    let keep = planned.window_columns.as_ref();
+    let Some(rows) = filter.reads.select_keeping(EVENTS, batch, keep) else {
+        return Ok(());
+    };
+    if filter.reads.exact {
+        // The filter is all in the prefilter: these are the rows.
+        if let Some(window) = planned.window.as_mut() {
+            window.add(rows, true);
+        }
+        return Ok(());
+    }
+    planned.events.set(Arc::new(vec![rows]));
+    let kept = tokio::time::timeout(options.rule_timeout, filter.run(&planned.ctx)).await;
     planned.events.set(Arc::new(Vec::new()));
     let kept = match kept {
         Ok(result) => result?,
@@ -481,17 +615,6 @@ async fn keep_in_window(
         }
     }
     Ok(())
-}
-
-async fn execute(ctx: &SessionContext, plan: &LogicalPlan) -> Result<Vec<RecordBatch>, String> {
-    let state = ctx.state();
-    let physical = DefaultPhysicalPlanner::default()
-        .create_physical_plan(plan, &state)
-        .await
-        .map_err(|e| e.to_string())?;
-    collect(physical, ctx.task_ctx())
-        .await
-        .map_err(|e| e.to_string())
 }
 
 fn dedup_key(rule: &Rule, finding: &Finding) -> String {
@@ -566,6 +689,11 @@ fn session(options: &EngineOptions) -> Result<SessionContext, String> {
     let settings = config.options_mut();
     settings.execution.time_zone = Some("UTC".into());
     settings.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
+    // Plans are run again on every batch: no state may outlive a run.
+    settings.optimizer.enable_dynamic_filter_pushdown = false;
+    settings.optimizer.enable_join_dynamic_filter_pushdown = false;
+    settings.optimizer.enable_topk_dynamic_filter_pushdown = false;
+    settings.optimizer.enable_aggregate_dynamic_filter_pushdown = false;
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(GreedyMemoryPool::new(options.rule_memory_bytes)))
         .build_arc()
@@ -577,6 +705,7 @@ fn session(options: &EngineOptions) -> Result<SessionContext, String> {
         .build();
     let mut ctx = SessionContext::new_with_state(state);
     crate::functions::register(&mut ctx).map_err(|e| e.to_string())?;
+    ctx.register_udf(super::in_list::in_list(&options.lists));
     Ok(ctx)
 }
 
@@ -614,17 +743,26 @@ async fn plan_rule(
         ctx.register_table(name.as_str(), table)
             .map_err(|e| e.to_string())?;
     }
+    let mut inputs = vec![(EVENTS.to_string(), detection_schema())];
+    if rule.mode != Mode::Event {
+        inputs.push((NEW_EVENTS.to_string(), detection_schema()));
+    }
+    let mut views = Vec::new();
     match shared {
-        // Event rules read the views computed once for the batch.
+        // Event rules read the views computed once for the batch, through tables of their own.
         Some(shared) if rule.mode == Mode::Event => {
-            for (name, _, table) in &shared.views {
-                ctx.register_table(name.as_str(), table.clone())
+            for view in &shared.views {
+                let schema = view.table.schema();
+                let table = Arc::new(BatchTable::new(schema.clone()));
+                ctx.register_table(view.name.as_str(), table.clone())
                     .map_err(|e| e.to_string())?;
+                inputs.push((view.name.clone(), schema));
+                views.push((view.name.clone(), table));
             }
         }
         _ => super::views::register_views(&ctx, &options.views).await?,
     }
-    let plan = plan_sql(&ctx, &rule.sql).await?;
+    let (query, plan) = Query::plan(&ctx, &rule.sql, &inputs).await?;
     let result = plan.schema().as_arrow().clone();
     check_result_schema(&result)?;
     for column in &rule.dedup {
@@ -647,25 +785,42 @@ async fn plan_rule(
             ));
         }
     }
-    let (filter, window) = match rule.window.as_ref() {
-        None => (None, None),
+    let (filter, window, window_columns) = match rule.window.as_ref() {
+        None => (None, None, None),
         Some(spec) => {
             let sql = format!("SELECT * FROM {EVENTS} WHERE {}", spec.filter);
-            let filter = plan_sql(&ctx, &sql)
+            let (filter, _) = Query::plan(&ctx, &sql, &inputs[..1])
                 .await
                 .map_err(|e| format!("`filter`: {e}"))?;
+            // The window holds only what the rule and its filter read: a window of 30 days
+            // need not hold request bodies nobody looks at.
+            let read = [
+                (&query.reads, EVENTS),
+                (&query.reads, NEW_EVENTS),
+                (&filter.reads, EVENTS),
+            ];
+            let columns = read
+                .iter()
+                .filter(|(reads, table)| reads.tables.contains(*table))
+                .try_fold(BTreeSet::new(), |mut all, (reads, table)| {
+                    all.extend(reads.columns(table)?.iter().copied());
+                    Some(all)
+                });
             (
                 Some(filter),
                 Some(Window::new(spec.length, options.max_window_rows)),
+                columns,
             )
         }
     };
     Ok(Planned {
         ctx,
-        plan,
+        query,
+        views,
         events,
         new_events,
         filter,
+        window_columns,
         window,
         next_run: None,
     })
@@ -677,12 +832,21 @@ struct SharedViews {
     ctx: SessionContext,
     events: Arc<BatchTable>,
     /// In an order where every view comes after the views it reads.
-    views: Vec<(String, LogicalPlan, Arc<BatchTable>)>,
+    views: Vec<SharedView>,
+}
+
+struct SharedView {
+    name: String,
+    query: Query,
+    table: Arc<BatchTable>,
 }
 
 impl SharedViews {
-    async fn plan(options: &EngineOptions) -> Result<Option<SharedViews>, String> {
-        if options.views.is_empty() {
+    async fn plan(
+        options: &EngineOptions,
+        event_rules: bool,
+    ) -> Result<Option<SharedViews>, String> {
+        if options.views.is_empty() || !event_rules {
             return Ok(None);
         }
         let ctx = session(options)?;
@@ -701,13 +865,23 @@ impl SharedViews {
             let mut failed = Vec::new();
             let mut first_error = None;
             for view in &pending {
-                match plan_sql(&ctx, &view.sql).await {
-                    Ok(plan) => {
+                let mut inputs = vec![(EVENTS.to_string(), detection_schema())];
+                inputs.extend(
+                    views
+                        .iter()
+                        .map(|v: &SharedView| (v.name.clone(), v.table.schema())),
+                );
+                match Query::plan(&ctx, &view.sql, &inputs).await {
+                    Ok((query, plan)) => {
                         let schema = Arc::new(plan.schema().as_arrow().clone());
                         let table = Arc::new(BatchTable::new(schema));
                         ctx.register_table(view.name.as_str(), table.clone())
                             .map_err(|e| e.to_string())?;
-                        views.push((view.name.clone(), plan, table));
+                        views.push(SharedView {
+                            name: view.name.clone(),
+                            query,
+                            table,
+                        });
                     }
                     Err(error) => {
                         first_error.get_or_insert_with(|| {
@@ -725,11 +899,23 @@ impl SharedViews {
         Ok(Some(SharedViews { ctx, events, views }))
     }
 
-    async fn compute(&self, batch: &Arc<Vec<RecordBatch>>, timeout: Duration) {
-        self.events.set(batch.clone());
-        for (name, plan, table) in &self.views {
+    async fn compute(&self, batch: &RecordBatch, timeout: Duration) {
+        for view in &self.views {
+            let (name, table) = (&view.name, &view.table);
+            let reads = &view.query.reads;
+            let rows = reads.select(EVENTS, batch);
+            // Views read earlier views, whose tables hold this batch's rows already.
+            let other_views_have_rows = self
+                .views
+                .iter()
+                .any(|other| reads.tables.contains(&other.name) && other.table.rows() > 0);
+            if reads.tables.contains(EVENTS) && rows.is_none() && !other_views_have_rows {
+                table.set(Arc::new(Vec::new()));
+                continue;
+            }
+            self.events.set(Arc::new(rows.into_iter().collect()));
             let schema = table.schema();
-            let result = tokio::time::timeout(timeout, execute(&self.ctx, plan)).await;
+            let result = tokio::time::timeout(timeout, view.query.run(&self.ctx)).await;
             let batches = match result {
                 Ok(Ok(batches)) => batches
                     .into_iter()

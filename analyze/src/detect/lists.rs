@@ -99,6 +99,11 @@ impl Lists {
         Ok(())
     }
 
+    /// Adds or replaces one list.
+    pub fn insert(&mut self, name: &str, values: Vec<String>) {
+        self.0.insert(name.to_string(), values);
+    }
+
     pub fn get(&self, name: &str) -> Option<&[String]> {
         self.0.get(name).map(Vec::as_slice)
     }

@@ -3,9 +3,11 @@
 //!
 //! - [`rule`]: a rule file's header and SQL, parsed and checked ([`Rule`]);
 //! - [`lists`]: named allow-/deny-lists, visible to rules as tables ([`Lists`]);
+//! - [`in_list`]: the `in_list(value, 'list')` SQL function over those lists;
 //! - [`input`]: the batch rules read as `events` (the stored columns plus `cluster`);
 //! - [`views`]: named views rules share (`queries/views/`);
 //! - [`table`]: the in-memory table whose rows change between runs;
+//! - [`prefilter`]: which tables a planned query reads and which rows of `events` it can use;
 //! - [`window`]: the bounded sliding window of a window or sequence rule;
 //! - [`output`]: result rows into alert fields and the output text;
 //! - [`dedup`]: suppression of repeated alerts;
@@ -13,9 +15,11 @@
 
 pub mod dedup;
 pub mod engine;
+pub mod in_list;
 pub mod input;
 pub mod lists;
 pub mod output;
+pub mod prefilter;
 pub mod rule;
 pub mod table;
 pub mod views;

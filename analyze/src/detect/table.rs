@@ -1,5 +1,6 @@
 //! [`BatchTable`]: an in-memory table whose rows are replaced between runs, so a rule's SQL is
-//! planned once and run on every batch or window.
+//! planned once — down to its physical plan — and run on every batch or window. The scan reads
+//! the batches of the moment when the plan is executed, not when it is planned.
 
 use std::sync::{Arc, RwLock};
 
@@ -7,33 +8,60 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::Result;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, TableType};
+use datafusion::physical_plan::memory::MemoryStream;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::ExecutionPlan;
 
-/// A table of record batches that its owner swaps; scans see the batches of the moment.
+type Shared = Arc<RwLock<Arc<Vec<RecordBatch>>>>;
+
+/// A table of record batches that its owner swaps; executions see the batches of the moment.
 #[derive(Debug)]
 pub struct BatchTable {
+    source: Arc<Source>,
+}
+
+#[derive(Debug)]
+struct Source {
     schema: SchemaRef,
-    batches: RwLock<Arc<Vec<RecordBatch>>>,
+    batches: Shared,
 }
 
 impl BatchTable {
     pub fn new(schema: SchemaRef) -> Self {
         BatchTable {
-            schema,
-            batches: RwLock::new(Arc::new(Vec::new())),
+            source: Arc::new(Source {
+                schema,
+                batches: Arc::new(RwLock::new(Arc::new(Vec::new()))),
+            }),
         }
     }
 
     /// Replaces the rows. Every batch must have the table's schema.
     pub fn set(&self, batches: Arc<Vec<RecordBatch>>) {
-        debug_assert!(batches.iter().all(|b| b.schema() == self.schema));
+        debug_assert!(batches.iter().all(|b| b.schema() == self.source.schema));
         // A poisoned lock only means a writer panicked mid-assignment of an `Arc`: still valid.
-        *self.batches.write().unwrap_or_else(|e| e.into_inner()) = batches;
+        *self
+            .source
+            .batches
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = batches;
     }
 
+    /// The rows of the moment.
+    pub fn current(&self) -> Arc<Vec<RecordBatch>> {
+        self.source.current()
+    }
+
+    /// Rows of the moment.
+    pub fn rows(&self) -> usize {
+        self.current().iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+impl Source {
     fn current(&self) -> Arc<Vec<RecordBatch>> {
         self.batches
             .read()
@@ -42,10 +70,29 @@ impl BatchTable {
     }
 }
 
+impl PartitionStream for Source {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let batches = self.current().as_ref().clone();
+        match MemoryStream::try_new(batches, self.schema.clone(), None) {
+            Ok(stream) => Box::pin(stream),
+            Err(error) => Box::pin(
+                datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                    self.schema.clone(),
+                    futures::stream::once(async move { Err(error) }),
+                ),
+            ),
+        }
+    }
+}
+
 #[async_trait]
 impl TableProvider for BatchTable {
     fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        self.source.schema.clone()
     }
 
     fn table_type(&self) -> TableType {
@@ -57,14 +104,18 @@ impl TableProvider for BatchTable {
         _state: &dyn Session,
         projection: Option<&Vec<usize>>,
         _filters: &[Expr],
-        _limit: Option<usize>,
+        limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batches = self.current();
-        let exec = MemorySourceConfig::try_new_exec(
-            &[batches.as_ref().clone()],
-            self.schema.clone(),
-            projection.cloned(),
+        // No statistics on purpose: a plan made for one batch must hold for the next, so the
+        // planner may not fold row counts into it.
+        let exec = StreamingTableExec::try_new(
+            self.source.schema.clone(),
+            vec![self.source.clone() as Arc<dyn PartitionStream>],
+            projection,
+            Vec::new(),
+            false,
+            limit,
         )?;
-        Ok(exec)
+        Ok(Arc::new(exec))
     }
 }

@@ -98,6 +98,8 @@ pub struct LoadPlan {
     pub connections: usize,
     pub warmup: Duration,
     pub duration: Duration,
+    /// Each connection starts a POST at most this often (`None`: as fast as answered).
+    pub interval: Option<Duration>,
 }
 
 /// Figures from the measured window (after the warm-up); `first_error` may come from the warm-up.
@@ -178,6 +180,8 @@ pub async fn run(plan: &LoadPlan, pool: Arc<Pool>) -> anyhow::Result<LoadStats> 
             pool: pool.clone(),
             window,
             live_events: live_events.clone(),
+            interval: plan.interval,
+            connections: plan.connections,
         };
         workers.push(tokio::spawn(worker.run()));
     }
@@ -223,6 +227,8 @@ struct Worker {
     pool: Arc<Pool>,
     window: Window,
     live_events: Arc<AtomicU64>,
+    interval: Option<Duration>,
+    connections: usize,
 }
 
 impl Worker {
@@ -230,7 +236,15 @@ impl Worker {
         let mut stats = LoadStats::default();
         let mut body_index = self.connection % self.pool.bodies.len();
         let mut sequence = 0u64;
+        // Paced connections start spread over one interval, not all at once.
+        let mut next = self.interval.map(|interval| {
+            Instant::now() + interval.mul_f64(self.connection as f64 / self.connections as f64)
+        });
         while Instant::now() < self.window.end {
+            if let (Some(at), Some(interval)) = (next.as_mut(), self.interval) {
+                tokio::time::sleep_until((*at).into()).await;
+                *at += interval;
+            }
             let stamp = ((self.connection as u64) << 40) | sequence;
             sequence += 1;
             // A 429 means "send this batch again later": same body, same auditIDs.

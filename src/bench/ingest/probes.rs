@@ -1,5 +1,6 @@
 //! Alert latency: while the load runs, a probe POSTs one exec into a kube-system pod every
-//! [`PROBE_INTERVAL`] (its own request, as any other) and an HTTP receiver, configured as the
+//! [`PROBE_INTERVAL`] (its own request, as any other; each probe names another pod, so no alert
+//! is suppressed as a repeat) and an HTTP receiver, configured as the
 //! server's alert webhook, notes when the alert naming the probe's audit ID arrives. Latency is
 //! from the webhook's 200 to the alert's arrival at the sink.
 
@@ -78,7 +79,7 @@ impl Receiver {
 fn probe_body(id: &str) -> String {
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
     format!(
-        r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"{id}","stage":"ResponseStarted","requestURI":"/api/v1/namespaces/kube-system/pods/kube-proxy-probe/exec?command=sh&stdin=true&tty=true","verb":"create","user":{{"username":"probe@example.com","groups":["system:authenticated"]}},"sourceIPs":["10.1.2.3"],"userAgent":"kubectl/v1.31.0","objectRef":{{"resource":"pods","namespace":"kube-system","name":"kube-proxy-probe","subresource":"exec","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":101}},"requestReceivedTimestamp":"{now}","stageTimestamp":"{now}"}}]}}"#
+        r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"{id}","stage":"ResponseStarted","requestURI":"/api/v1/namespaces/kube-system/pods/kube-proxy-{id}/exec?command=sh&stdin=true&tty=true","verb":"create","user":{{"username":"probe@example.com","groups":["system:authenticated"]}},"sourceIPs":["10.1.2.3"],"userAgent":"kubectl/v1.31.0","objectRef":{{"resource":"pods","namespace":"kube-system","name":"kube-proxy-{id}","subresource":"exec","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":101}},"requestReceivedTimestamp":"{now}","stageTimestamp":"{now}"}}]}}"#
     )
 }
 

@@ -59,6 +59,8 @@ pub struct Parameters {
     pub bodies: usize,
     pub mean_body_bytes: u64,
     pub seed: u64,
+    /// Offered events per second (`--rate`); `None` when sending as fast as answered.
+    pub rate: Option<u64>,
 }
 
 /// Figures about the server process, when the benchmark started it.
@@ -128,6 +130,7 @@ impl Report {
                 "bodies": p.bodies,
                 "mean_body_bytes": p.mean_body_bytes,
                 "seed": p.seed,
+                "rate": p.rate,
             },
             "results": {
                 "events_per_sec": self.per_second(load.accepted_events),
@@ -176,7 +179,10 @@ impl Report {
                 p.warmup.as_secs_f64(),
                 p.duration.as_secs_f64(),
                 p.seed
-            ),
+            ) + &p
+                .rate
+                .map(|rate| format!(", offered {rate} events/s"))
+                .unwrap_or_default(),
             format!(
                 "throughput:  {events_per_sec:.0} events/s accepted ({:.1} MiB/s), {:.1} requests/s; {} events accepted, {} quarantined",
                 mib((events_per_sec * self.mean_event_bytes()) as u64),
@@ -246,6 +252,7 @@ mod tests {
                 bodies: 64,
                 mean_body_bytes: 520_000,
                 seed: 1,
+                rate: None,
             },
             load,
             server: None,

@@ -121,6 +121,7 @@ async fn load_retries_429_and_counts_accepted_events() {
         connections: 2,
         warmup: Duration::ZERO,
         duration: Duration::from_millis(500),
+        interval: None,
     };
     let stats = run(&plan, pool).await.expect("the load runs");
     assert_eq!(stats.errors, 0, "{:?}", stats.first_error);
@@ -155,6 +156,7 @@ async fn retry_after_is_honoured_at_the_end_of_the_run() {
         connections: 2,
         warmup: Duration::ZERO,
         duration: Duration::from_millis(300),
+        interval: None,
     };
     let began = Instant::now();
     let stats = run(&plan, pool).await.expect("the load runs");
@@ -166,5 +168,28 @@ async fn retry_after_is_honoured_at_the_end_of_the_run() {
     assert!(
         began.elapsed() < Duration::from_secs(1),
         "the wait stops at the end of the run"
+    );
+}
+
+#[tokio::test]
+async fn a_paced_load_keeps_to_its_rate() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let url = fake_webhook(seen).await;
+    let pool = Arc::new(Pool::generate(2, EVENTS_PER_BODY, 1, start()));
+    let plan = LoadPlan {
+        url,
+        connections: 2,
+        warmup: Duration::ZERO,
+        duration: Duration::from_millis(1_000),
+        interval: Some(Duration::from_millis(250)),
+    };
+    let stats = run(&plan, pool).await.expect("the load runs");
+    assert_eq!(stats.errors, 0, "{:?}", stats.first_error);
+    // Two connections, one POST each per 250 ms, for one second: about eight, never the
+    // hundreds an unpaced loop sends to a fast local server.
+    assert!(
+        (4..=10).contains(&stats.ok_requests),
+        "{} requests",
+        stats.ok_requests
     );
 }

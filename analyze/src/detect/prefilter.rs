@@ -1,0 +1,366 @@
+//! What a planned query reads, and which rows of `events` it can use at all.
+//!
+//! Most rules look at a sliver of the traffic (creates of pods, execs, secrets, 403s) while most
+//! events are heartbeats and controllers' reads. The optimized plan of a rule puts the rule's
+//! own conditions right above each scan of `events`; the conditions that need nothing but the
+//! row itself (no subquery, nothing volatile) are taken out, OR-ed over the scans, and
+//! evaluated once on the batch. The rule then runs on the rows that pass, or not at all when
+//! none does. The rows removed are rows no scan of the rule would have kept, so the rule's
+//! result is the same.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{new_null_array, Array, BooleanArray};
+use datafusion::arrow::compute::{prep_null_mask_filter, FilterBuilder};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, DFSchema};
+use datafusion::logical_expr::utils::{conjunction, disjunction, split_conjunction};
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::prelude::SessionContext;
+
+/// What one planned query reads.
+#[derive(Debug, Clone, Default)]
+pub struct Reads {
+    /// Every table the query scans, by name.
+    pub tables: BTreeSet<String>,
+    /// For each input table, the rows the query can use (absent: any row).
+    prefilters: BTreeMap<String, Prefilter>,
+    /// The query is nothing but a filter over one input, entirely in its prefilter: its
+    /// result is the rows the prefilter selects.
+    pub exact: bool,
+    /// For each table, the columns the query reads (absent: all of them).
+    columns: BTreeMap<String, Option<BTreeSet<usize>>>,
+}
+
+/// Conditions evaluated on only the columns they read: evaluating an AND on a few rows copies
+/// the batch's columns, and request bodies are large.
+#[derive(Debug, Clone)]
+struct Prefilter {
+    columns: Vec<usize>,
+    expr: Arc<dyn PhysicalExpr>,
+}
+
+impl Prefilter {
+    fn plan(expr: Expr, schema: &DFSchema, ctx: &SessionContext) -> Option<Prefilter> {
+        let mut columns: Vec<usize> = expr
+            .column_refs()
+            .into_iter()
+            .map(|column| schema.index_of_column_by_name(None, &column.name))
+            .collect::<Option<Vec<usize>>>()?;
+        columns.sort_unstable();
+        columns.dedup();
+        let projected = schema.as_arrow().project(&columns).ok()?;
+        let projected = DFSchema::try_from(projected).ok()?;
+        let expr = ctx.create_physical_expr(expr, &projected).ok()?;
+        Some(Prefilter { columns, expr })
+    }
+
+    fn mask(&self, batch: &RecordBatch) -> Option<BooleanArray> {
+        let projected = batch.project(&self.columns).ok()?;
+        let array = self
+            .expr
+            .evaluate(&projected)
+            .and_then(|value| value.into_array(batch.num_rows()))
+            .ok()?;
+        array.as_any().downcast_ref::<BooleanArray>().cloned()
+    }
+}
+
+#[derive(Default)]
+struct Scans {
+    count: usize,
+    /// One entry per scan with a Filter right on top: the row-only conditions, if any.
+    filtered: Vec<Option<Expr>>,
+    dropped_conditions: bool,
+}
+
+impl Reads {
+    /// Looks at an optimized plan; `inputs` are the tables whose rows change between runs,
+    /// with their schemas.
+    pub fn of(plan: &LogicalPlan, inputs: &[(String, DFSchema)], ctx: &SessionContext) -> Reads {
+        let mut tables = BTreeSet::new();
+        let mut columns: BTreeMap<String, Option<BTreeSet<usize>>> = BTreeMap::new();
+        let mut scans: BTreeMap<String, Scans> = BTreeMap::new();
+        let mut only_filters = true;
+        let is_input = |name: &str| inputs.iter().any(|(input, _)| input == name);
+        // Visiting every node, subqueries included: a scan is covered when a Filter sits
+        // right on top of it.
+        let _ = plan.apply_with_subqueries(|node| {
+            match node {
+                LogicalPlan::TableScan(scan) => {
+                    let name = scan.table_name.table().to_string();
+                    if is_input(&name) {
+                        let entry = scans.entry(name.clone()).or_default();
+                        entry.count += 1;
+                        if scan.fetch.is_some() || !scan.filters.is_empty() {
+                            // A limit applies before any filter above; keep every row.
+                            entry.filtered.push(None);
+                            only_filters = false;
+                        }
+                    }
+                    let read = columns
+                        .entry(name.clone())
+                        .or_insert_with(|| Some(BTreeSet::new()));
+                    match (&scan.projection, read.as_mut()) {
+                        (Some(projection), Some(read)) => read.extend(projection.iter().copied()),
+                        _ => *read = None,
+                    }
+                    tables.insert(name);
+                }
+                LogicalPlan::Filter(filter) => match filter.input.as_ref() {
+                    LogicalPlan::TableScan(scan)
+                        if is_input(scan.table_name.table())
+                            && scan.fetch.is_none()
+                            && scan.filters.is_empty() =>
+                    {
+                        let entry = scans
+                            .entry(scan.table_name.table().to_string())
+                            .or_default();
+                        let (conditions, dropped) = row_conditions(&filter.predicate);
+                        entry.dropped_conditions |= dropped;
+                        entry.filtered.push(Some(conditions));
+                    }
+                    _ => only_filters = false,
+                },
+                LogicalPlan::Projection(_) | LogicalPlan::SubqueryAlias(_) => {}
+                _ => only_filters = false,
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        let mut prefilters = BTreeMap::new();
+        let mut exact = only_filters && scans.len() == 1;
+        for (name, scans) in scans {
+            exact &= scans.count == 1 && !scans.dropped_conditions;
+            if scans.filtered.len() != scans.count {
+                exact = false;
+                continue;
+            }
+            let Some(schema) = inputs
+                .iter()
+                .find(|(input, _)| *input == name)
+                .map(|(_, s)| s)
+            else {
+                continue;
+            };
+            let expr = scans
+                .filtered
+                .into_iter()
+                .collect::<Option<Vec<Expr>>>()
+                .and_then(disjunction)
+                .filter(|expr| !matches!(expr, Expr::Literal(..)))
+                .and_then(|expr| Prefilter::plan(expr, schema, ctx));
+            match expr {
+                Some(expr) => {
+                    prefilters.insert(name, expr);
+                }
+                None => exact = false,
+            }
+        }
+        Reads {
+            tables,
+            prefilters,
+            exact,
+            columns,
+        }
+    }
+
+    /// The columns of `table` the query reads; `None` for all of them.
+    pub fn columns(&self, table: &str) -> Option<&BTreeSet<usize>> {
+        self.columns.get(table).and_then(Option::as_ref)
+    }
+
+    /// The rows of `batch` (a batch of the input `table`) the query can use, or `None` when it
+    /// can use none. Columns the query does not read come back empty (null) where the schema
+    /// allows, so that large columns nobody reads are not copied. Falls back to every row when
+    /// the conditions cannot be evaluated.
+    pub fn select(&self, table: &str, batch: &RecordBatch) -> Option<RecordBatch> {
+        self.select_keeping(table, batch, self.columns(table))
+    }
+
+    /// [`Reads::select`], keeping the columns `keep` (`None`: all) instead of those the query
+    /// reads.
+    pub fn select_keeping(
+        &self,
+        table: &str,
+        batch: &RecordBatch,
+        keep: Option<&BTreeSet<usize>>,
+    ) -> Option<RecordBatch> {
+        if batch.num_rows() == 0 {
+            return None;
+        }
+        let mask = self
+            .prefilters
+            .get(table)
+            .and_then(|prefilter| prefilter.mask(batch));
+        let Some(mask) = mask else {
+            return Some(slim(batch, keep));
+        };
+        let mask = if mask.null_count() > 0 {
+            prep_null_mask_filter(&mask)
+        } else {
+            mask
+        };
+        match mask.true_count() {
+            0 => None,
+            n if n == batch.num_rows() => Some(slim(batch, keep)),
+            n => filtered(batch, &mask, n, keep).ok(),
+        }
+    }
+
+    /// Whether the query can use some row of `table`'s input.
+    pub fn has_prefilter(&self, table: &str) -> bool {
+        self.prefilters.contains_key(table)
+    }
+}
+
+/// Columns every batch keeps, whatever the query reads: the engine orders and ages rows by
+/// their times.
+const ALWAYS_KEPT: [&str; 4] = ["stage_at", "request_received_at", "received_at", "audit_id"];
+
+fn dropped(batch: &RecordBatch, index: usize, keep: Option<&BTreeSet<usize>>) -> bool {
+    let Some(keep) = keep else {
+        return false;
+    };
+    let field = batch.schema_ref().field(index).clone();
+    !keep.contains(&index) && field.is_nullable() && !ALWAYS_KEPT.contains(&field.name().as_str())
+}
+
+/// `batch` with the columns outside `keep` (`None`: all kept) emptied where the schema allows.
+pub fn slim(batch: &RecordBatch, keep: Option<&BTreeSet<usize>>) -> RecordBatch {
+    if keep.is_none() {
+        return batch.clone();
+    }
+    let columns = (0..batch.num_columns())
+        .map(|index| {
+            if dropped(batch, index, keep) {
+                new_null_array(batch.column(index).data_type(), batch.num_rows())
+            } else {
+                batch.column(index).clone()
+            }
+        })
+        .collect();
+    RecordBatch::try_new(batch.schema(), columns).unwrap_or_else(|_| batch.clone())
+}
+
+fn filtered(
+    batch: &RecordBatch,
+    mask: &BooleanArray,
+    rows: usize,
+    keep: Option<&BTreeSet<usize>>,
+) -> Result<RecordBatch, ArrowError> {
+    let predicate = FilterBuilder::new(mask).optimize().build();
+    let columns = (0..batch.num_columns())
+        .map(|index| {
+            if dropped(batch, index, keep) {
+                Ok(new_null_array(batch.column(index).data_type(), rows))
+            } else {
+                predicate.filter(batch.column(index))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(batch.schema(), columns)
+}
+
+/// The conjuncts of `predicate` that need only the row itself, with unqualified columns
+/// (`true` when there are none), and whether any conjunct was left out.
+fn row_conditions(predicate: &Expr) -> (Expr, bool) {
+    let conjuncts = split_conjunction(predicate);
+    let total = conjuncts.len();
+    let kept: Vec<Expr> = conjuncts
+        .into_iter()
+        .filter(|expr| !expr.is_volatile() && !needs_more_than_the_row(expr))
+        .filter_map(|expr| unqualified(expr.clone()))
+        .collect();
+    let dropped = kept.len() != total;
+    let expr = conjunction(kept).unwrap_or(Expr::Literal(
+        datafusion::common::ScalarValue::Boolean(Some(true)),
+        None,
+    ));
+    (expr, dropped)
+}
+
+fn needs_more_than_the_row(expr: &Expr) -> bool {
+    expr.exists(|e| {
+        Ok(matches!(
+            e,
+            Expr::InSubquery(_)
+                | Expr::Exists(_)
+                | Expr::ScalarSubquery(_)
+                | Expr::OuterReferenceColumn(..)
+                | Expr::Placeholder(_)
+                | Expr::AggregateFunction(_)
+                | Expr::WindowFunction(_)
+        ))
+    })
+    .unwrap_or(true)
+}
+
+fn unqualified(expr: Expr) -> Option<Expr> {
+    expr.transform(|e| match e {
+        Expr::Column(column) => Ok(Transformed::yes(Expr::Column(Column::new_unqualified(
+            column.name,
+        )))),
+        other => Ok(Transformed::no(other)),
+    })
+    .map(|t| t.data)
+    .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::input::detection_schema;
+    use crate::detect::table::BatchTable;
+
+    async fn reads(sql: &str) -> Reads {
+        let ctx = SessionContext::new();
+        ctx.register_table("events", Arc::new(BatchTable::new(detection_schema())))
+            .unwrap();
+        ctx.register_table("lists", Arc::new(BatchTable::new(detection_schema())))
+            .unwrap();
+        let plan = ctx.sql(sql).await.unwrap().into_optimized_plan().unwrap();
+        let schema = DFSchema::try_from(detection_schema().as_ref().clone()).unwrap();
+        Reads::of(&plan, &[("events".to_string(), schema)], &ctx)
+    }
+
+    #[tokio::test]
+    async fn conditions_on_every_scan_make_a_prefilter() {
+        let simple = reads("SELECT audit_id FROM events e WHERE e.verb = 'create'").await;
+        assert!(simple.has_prefilter("events") && !simple.exact);
+        assert!(simple.tables.contains("events"));
+        let join = reads(
+            "SELECT a.audit_id FROM events a JOIN events b ON a.user_name = b.user_name \
+             WHERE a.verb = 'create' AND b.verb = 'delete'",
+        )
+        .await;
+        assert!(join.has_prefilter("events"));
+        let subquery =
+            reads("SELECT audit_id FROM events WHERE user_name IN (SELECT user_name FROM lists)")
+                .await;
+        assert!(
+            !subquery.has_prefilter("events"),
+            "only the subquery filters"
+        );
+        let open = reads(
+            "SELECT a.audit_id FROM events a JOIN events b ON a.user_name = b.user_name \
+             WHERE a.verb = 'create'",
+        )
+        .await;
+        assert!(!open.has_prefilter("events"), "one scan keeps every row");
+        let none = reads("SELECT count(*) FROM events").await;
+        assert!(!none.has_prefilter("events"));
+        let filter =
+            reads("SELECT * FROM events WHERE verb = 'create' AND response_code = 201").await;
+        assert!(filter.has_prefilter("events") && filter.exact);
+        let partly = reads(
+            "SELECT * FROM events WHERE verb = 'create' \
+             AND user_name NOT IN (SELECT user_name FROM lists)",
+        )
+        .await;
+        assert!(partly.has_prefilter("events") && !partly.exact);
+    }
+}
