@@ -252,3 +252,68 @@ async fn rules_read_shared_views_over_their_own_events() {
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].output, "alice");
 }
+
+#[tokio::test]
+async fn a_rule_runs_only_on_the_rows_its_conditions_select() {
+    let mut lists = Lists::default();
+    lists.insert("watched_users", vec!["mallory".into()]);
+    let rules = vec![
+        rule(
+            "secret-delete",
+            "-- mode: event\n-- output: {user_name} deleted {object_name}",
+            "SELECT cluster, audit_id, user_name, object_name FROM events \
+             WHERE verb = 'delete' AND object_resource = 'secrets' \
+             AND in_list(user_name, 'watched_users')",
+        ),
+        rule(
+            "first-write",
+            "-- mode: sequence\n-- window: 1h\n-- filter: verb <> 'get'\n-- output: {user_name}",
+            "SELECT n.cluster, n.audit_id, n.user_name FROM new_events n \
+             WHERE n.verb = 'create' \
+             AND NOT EXISTS (SELECT 1 FROM events e WHERE e.user_name = n.user_name \
+                             AND e.stage_at < n.stage_at)",
+        ),
+    ];
+    let mut engine = Engine::new(
+        rules,
+        EngineOptions {
+            lists,
+            ..EngineOptions::default()
+        },
+    )
+    .await;
+    // Nothing either rule looks at: neither runs.
+    let quiet = [
+        event("a", T0, "mallory", "get", "secrets", 200),
+        event("b", T0 + 1, "alice", "delete", "secrets", 200),
+        event("c", T0 + 2, "alice", "update", "pods", 200),
+    ];
+    assert!(feed(&mut engine, &quiet).await.is_empty());
+    let statuses = engine.statuses();
+    for status in &statuses {
+        assert_eq!((status.runs, status.skipped), (0, 1), "{status:?}");
+    }
+    // One row for each: both run, on that row alone, and alert on it. The sequence rule still
+    // sees the earlier events of its window (alice's update) when it looks back.
+    let busy = [
+        event("d", T0 + MINUTE, "mallory", "delete", "secrets", 200),
+        event("e", T0 + MINUTE + 1, "alice", "create", "pods", 201),
+        event("f", T0 + MINUTE + 2, "bob", "create", "pods", 201),
+    ];
+    let alerts = feed(&mut engine, &busy).await;
+    let mut found: Vec<(String, Vec<String>)> = alerts
+        .iter()
+        .map(|a| (a.rule_id.clone(), a.audit_ids.clone()))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("first-write".to_string(), vec!["f".to_string()]),
+            ("secret-delete".to_string(), vec!["d".to_string()]),
+        ]
+    );
+    for status in engine.statuses() {
+        assert_eq!((status.runs, status.skipped), (1, 1), "{status:?}");
+    }
+}

@@ -85,6 +85,11 @@ pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|s| s.run_micros + s.filter_micros)
                 .sum();
+            let mut views = engine.view_times();
+            views.sort_by_key(|(_, micros)| std::cmp::Reverse(*micros));
+            for (name, micros) in views {
+                eprintln!("{:>10.1} ms  view {name}", ms(micros));
+            }
             eprintln!(
                 "{:>10.1} ms in rules and window filters, {:.1} ms in shared views",
                 ms(total),

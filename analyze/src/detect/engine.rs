@@ -3,6 +3,7 @@
 //! fails to plan or to run is reported in its [`RuleStatus`] and the others go on.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -247,6 +248,17 @@ impl Engine {
     /// Time spent computing the views shared by the event rules (µs).
     pub fn views_micros(&self) -> u64 {
         self.views_micros
+    }
+
+    /// Each shared view's name and the time spent computing it (µs).
+    pub fn view_times(&self) -> Vec<(String, u64)> {
+        self.shared.as_ref().map_or_else(Vec::new, |shared| {
+            shared
+                .views
+                .iter()
+                .map(|view| (view.name.clone(), view.micros.load(Ordering::Relaxed)))
+                .collect()
+        })
     }
 
     /// The event time the engine has reached (µs), if any event was seen.
@@ -839,6 +851,8 @@ struct SharedView {
     name: String,
     query: Query,
     table: Arc<BatchTable>,
+    /// Time spent computing it (µs).
+    micros: AtomicU64,
 }
 
 impl SharedViews {
@@ -881,6 +895,7 @@ impl SharedViews {
                             name: view.name.clone(),
                             query,
                             table,
+                            micros: AtomicU64::new(0),
                         });
                     }
                     Err(error) => {
@@ -915,7 +930,10 @@ impl SharedViews {
             }
             self.events.set(Arc::new(rows.into_iter().collect()));
             let schema = table.schema();
+            let started = Instant::now();
             let result = tokio::time::timeout(timeout, view.query.run(&self.ctx)).await;
+            view.micros
+                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             let batches = match result {
                 Ok(Ok(batches)) => batches
                     .into_iter()
