@@ -27,18 +27,26 @@
 --   (automountServiceAccountToken false) are skipped. Needs the Request level for pods and role
 --   bindings; pods named by the API server (generateName) need RequestResponse.
 WITH pods AS (
-  SELECT cluster,
-         audit_id,
-         COALESCE(stage_at, request_received_at) AS t,
-         object_namespace AS ns,
-         COALESCE(NULLIF(object_name, ''),
-                  json_value(response_object, '$.metadata.name'),
-                  json_value(request_object, '$.metadata.name')) AS pod,
-         request_object
-  FROM events
-  WHERE object_resource = 'pods'
-    AND object_subresource IS NULL
-    AND verb = 'create'
+  -- only pods of the namespaces exec'd into now: their names are read from the bodies. The
+  -- few namespaces come first, so the join holds them, not the window.
+  SELECT e.cluster,
+         e.audit_id,
+         COALESCE(e.stage_at, e.request_received_at) AS t,
+         e.object_namespace AS ns,
+         COALESCE(NULLIF(e.object_name, ''),
+                  json_value(e.response_object, '$.metadata.name'),
+                  json_value(e.request_object, '$.metadata.name')) AS pod,
+         e.request_object
+  FROM (SELECT DISTINCT cluster, object_namespace
+        FROM new_events
+        WHERE object_resource = 'pods'
+          AND object_subresource IN ('exec', 'attach')) x
+  JOIN events e
+    ON e.cluster = x.cluster
+   AND e.object_namespace = x.object_namespace
+  WHERE e.object_resource = 'pods'
+    AND e.object_subresource IS NULL
+    AND e.verb = 'create'
 ),
 grants AS (
   SELECT cluster,

@@ -3,8 +3,8 @@
 -- an entry of an image watch-list:
 --   list        the list: `malicious_images` or `pentest_images`
 --   entry       the list entry that matched, as written in the list
---   image       the image as written in the request; containers are taken wherever the request
---               body keeps them (pod spec, pod template, job template)
+--   image       the image as written in the request: every container, init container and
+--               ephemeral container of the pod spec the write carries (`pod_spec`)
 --   repository  the image without tag or digest, Docker Hub names shortened (no `docker.io/`,
 --               no `library/`)
 -- An entry matches as
@@ -17,8 +17,8 @@ WITH images AS (
                         '^((index\.|registry-1\.)?docker\.io/)?(library/)?', '') AS repository
   FROM (SELECT a.cluster, a.audit_id, a.stage_at, a.user_name, a.source_ip, a.user_agent,
                a.verb, a.response_code, a.object_resource, a.object_namespace, a.object_name,
-               unnest(json_values(a.request_object,
-                                  '$..["containers","initContainers","ephemeralContainers"][*].image'))
+               unnest(json_values(a.pod_spec,
+                                  '$["containers","initContainers","ephemeralContainers"][*].image'))
                  AS image
         FROM pod_spec_write_attempts a) i
 ),

@@ -839,17 +839,23 @@ async fn plan_rule(
 }
 
 /// The views, computed once per batch into in-memory tables every event rule reads: their
-/// work (parsing request bodies, unnesting containers) is done once, not once per rule.
+/// work (parsing request bodies, unnesting containers) is done once, not once per rule. Each
+/// view runs in a session of its own, on the rows of `events` and of earlier views that its
+/// own conditions select.
 struct SharedViews {
-    ctx: SessionContext,
-    events: Arc<BatchTable>,
     /// In an order where every view comes after the views it reads.
     views: Vec<SharedView>,
 }
 
 struct SharedView {
     name: String,
+    ctx: SessionContext,
     query: Query,
+    /// This view's `events`.
+    events: Arc<BatchTable>,
+    /// The earlier views, as this view reads them (same order as [`SharedViews::views`]).
+    inputs: Vec<Arc<BatchTable>>,
+    /// The view's rows for the current batch.
     table: Arc<BatchTable>,
     /// Time spent computing it (µs).
     micros: AtomicU64,
@@ -863,38 +869,42 @@ impl SharedViews {
         if options.views.is_empty() || !event_rules {
             return Ok(None);
         }
-        let ctx = session(options)?;
-        let events = Arc::new(BatchTable::new(detection_schema()));
-        ctx.register_table(EVENTS, events.clone())
-            .map_err(|e| e.to_string())?;
-        for (name, table) in options.lists.tables().map_err(|e| e.to_string())? {
-            if name != EVENTS {
-                ctx.register_table(name.as_str(), table)
-                    .map_err(|e| e.to_string())?;
-            }
-        }
         let mut pending: Vec<&super::views::View> = options.views.iter().collect();
-        let mut views = Vec::new();
+        let mut views: Vec<SharedView> = Vec::new();
         while !pending.is_empty() {
             let mut failed = Vec::new();
             let mut first_error = None;
             for view in &pending {
-                let mut inputs = vec![(EVENTS.to_string(), detection_schema())];
-                inputs.extend(
-                    views
-                        .iter()
-                        .map(|v: &SharedView| (v.name.clone(), v.table.schema())),
-                );
-                match Query::plan(&ctx, &view.sql, &inputs).await {
+                let ctx = session(options)?;
+                let events = Arc::new(BatchTable::new(detection_schema()));
+                ctx.register_table(EVENTS, events.clone())
+                    .map_err(|e| e.to_string())?;
+                for (name, table) in options.lists.tables().map_err(|e| e.to_string())? {
+                    if name != EVENTS {
+                        ctx.register_table(name.as_str(), table)
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+                let mut inputs = Vec::with_capacity(views.len());
+                let mut schemas = vec![(EVENTS.to_string(), detection_schema())];
+                for earlier in &views {
+                    let schema = earlier.table.schema();
+                    let input = Arc::new(BatchTable::new(schema.clone()));
+                    ctx.register_table(earlier.name.as_str(), input.clone())
+                        .map_err(|e| e.to_string())?;
+                    inputs.push(input);
+                    schemas.push((earlier.name.clone(), schema));
+                }
+                match Query::plan(&ctx, &view.sql, &schemas).await {
                     Ok((query, plan)) => {
                         let schema = Arc::new(plan.schema().as_arrow().clone());
-                        let table = Arc::new(BatchTable::new(schema));
-                        ctx.register_table(view.name.as_str(), table.clone())
-                            .map_err(|e| e.to_string())?;
                         views.push(SharedView {
                             name: view.name.clone(),
+                            ctx,
                             query,
-                            table,
+                            events,
+                            inputs,
+                            table: Arc::new(BatchTable::new(schema)),
                             micros: AtomicU64::new(0),
                         });
                     }
@@ -911,29 +921,48 @@ impl SharedViews {
             }
             pending = failed;
         }
-        Ok(Some(SharedViews { ctx, events, views }))
+        Ok(Some(SharedViews { views }))
     }
 
     async fn compute(&self, batch: &RecordBatch, timeout: Duration) {
-        for view in &self.views {
+        for (index, view) in self.views.iter().enumerate() {
             let (name, table) = (&view.name, &view.table);
             let reads = &view.query.reads;
-            let rows = reads.select(EVENTS, batch);
-            // Views read earlier views, whose tables hold this batch's rows already.
-            let other_views_have_rows = self
-                .views
-                .iter()
-                .any(|other| reads.tables.contains(&other.name) && other.table.rows() > 0);
-            if reads.tables.contains(EVENTS) && rows.is_none() && !other_views_have_rows {
+            let rows = if reads.tables.contains(EVENTS) {
+                reads.select(EVENTS, batch)
+            } else {
+                None
+            };
+            let mut any_rows = rows.is_some();
+            let mut reads_inputs = reads.tables.contains(EVENTS);
+            view.events.set(Arc::new(rows.into_iter().collect()));
+            for (earlier, input) in self.views[..index].iter().zip(&view.inputs) {
+                if !reads.tables.contains(&earlier.name) {
+                    continue;
+                }
+                reads_inputs = true;
+                let kept: Vec<RecordBatch> = earlier
+                    .table
+                    .current()
+                    .iter()
+                    .filter_map(|rows| reads.select(&earlier.name, rows))
+                    .collect();
+                any_rows |= !kept.is_empty();
+                input.set(Arc::new(kept));
+            }
+            if reads_inputs && !any_rows {
                 table.set(Arc::new(Vec::new()));
                 continue;
             }
-            self.events.set(Arc::new(rows.into_iter().collect()));
             let schema = table.schema();
             let started = Instant::now();
-            let result = tokio::time::timeout(timeout, view.query.run(&self.ctx)).await;
+            let result = tokio::time::timeout(timeout, view.query.run(&view.ctx)).await;
             view.micros
                 .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            view.events.set(Arc::new(Vec::new()));
+            for input in &view.inputs {
+                input.set(Arc::new(Vec::new()));
+            }
             let batches = match result {
                 Ok(Ok(batches)) => batches
                     .into_iter()
@@ -951,6 +980,5 @@ impl SharedViews {
                 }
             }
         }
-        self.events.set(Arc::new(Vec::new()));
     }
 }
