@@ -28,7 +28,7 @@ use super::output::{self, check_result_schema, findings, output_field_name, Find
 use super::prefilter::Reads;
 use super::rule::{Mode, Rule};
 use super::table::BatchTable;
-use super::window::{Window, DEFAULT_MAX_WINDOW_ROWS};
+use super::window::{Window, DEFAULT_MAX_WINDOW_BYTES, DEFAULT_MAX_WINDOW_ROWS};
 
 /// The table a rule's SQL reads.
 pub const EVENTS: &str = "events";
@@ -51,6 +51,8 @@ pub struct EngineOptions {
     /// Views every rule can read, over the same `events` as the rule.
     pub views: Vec<super::views::View>,
     pub max_window_rows: usize,
+    /// Bytes of Arrow data one window holds at most.
+    pub max_window_bytes: usize,
     pub rule_timeout: Duration,
     pub rule_memory_bytes: usize,
     pub max_dedup_keys: usize,
@@ -64,6 +66,7 @@ impl Default for EngineOptions {
             lists: Lists::default(),
             views: Vec::new(),
             max_window_rows: DEFAULT_MAX_WINDOW_ROWS,
+            max_window_bytes: DEFAULT_MAX_WINDOW_BYTES,
             rule_timeout: DEFAULT_RULE_TIMEOUT,
             rule_memory_bytes: DEFAULT_RULE_MEMORY_BYTES,
             max_dedup_keys: DEFAULT_MAX_KEYS,
@@ -93,6 +96,8 @@ pub struct RuleStatus {
     pub filter_micros: u64,
     pub window_rows: usize,
     pub window_rows_dropped: u64,
+    /// Bytes of Arrow data the window holds.
+    pub window_bytes: usize,
 }
 
 /// A query planned once, down to the physical plan, and run again on every batch.
@@ -235,6 +240,7 @@ impl Engine {
                 if let Some(window) = runner.planned.as_ref().and_then(|p| p.window.as_ref()) {
                     status.window_rows = window.rows();
                     status.window_rows_dropped = window.dropped_rows;
+                    status.window_bytes = window.bytes();
                 }
                 status
             })
@@ -820,7 +826,11 @@ async fn plan_rule(
                 });
             (
                 Some(filter),
-                Some(Window::new(spec.length, options.max_window_rows)),
+                Some(Window::new(
+                    spec.length,
+                    options.max_window_rows,
+                    options.max_window_bytes,
+                )),
                 columns,
             )
         }

@@ -13,19 +13,39 @@ use super::input::event_times;
 
 /// Rows a window holds at most when the engine is not told otherwise.
 pub const DEFAULT_MAX_WINDOW_ROWS: usize = 200_000;
+/// Bytes of Arrow data a window holds at most when the engine is not told otherwise.
+pub const DEFAULT_MAX_WINDOW_BYTES: usize = 64 * 1024 * 1024;
 
 struct Piece {
     batch: RecordBatch,
     times: Vec<i64>,
     oldest: i64,
+    bytes: usize,
+}
+
+/// The bytes `batch`'s rows take, not counting the parts of shared buffers outside them.
+fn bytes_of(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|column| {
+            column
+                .to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| column.get_array_memory_size())
+        })
+        .sum::<usize>()
+        + batch.num_rows() * std::mem::size_of::<i64>()
 }
 
 /// Events kept for one rule.
 pub struct Window {
     length_micros: i64,
     max_rows: usize,
+    max_bytes: usize,
     pieces: VecDeque<Piece>,
     rows: usize,
+    bytes: usize,
     /// Batches added since the rule last ran.
     fresh: Vec<RecordBatch>,
     /// Rows dropped because the window was full.
@@ -33,12 +53,14 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn new(length: std::time::Duration, max_rows: usize) -> Self {
+    pub fn new(length: std::time::Duration, max_rows: usize, max_bytes: usize) -> Self {
         Window {
             length_micros: i64::try_from(length.as_micros()).unwrap_or(i64::MAX),
             max_rows: max_rows.max(1),
+            max_bytes: max_bytes.max(1),
             pieces: VecDeque::new(),
             rows: 0,
+            bytes: 0,
             fresh: Vec::new(),
             dropped_rows: 0,
         }
@@ -54,19 +76,29 @@ impl Window {
         if fresh {
             self.fresh.push(batch.clone());
         }
+        let bytes = bytes_of(&batch);
         self.rows += batch.num_rows();
+        self.bytes += bytes;
         self.pieces.push_back(Piece {
             batch,
             times,
             oldest,
+            bytes,
         });
-        while self.rows > self.max_rows {
+        // Over either bound, the oldest rows go first (the newest piece always stays).
+        while (self.rows > self.max_rows || self.bytes > self.max_bytes) && self.pieces.len() > 1 {
             let Some(piece) = self.pieces.pop_front() else {
                 break;
             };
             self.rows -= piece.batch.num_rows();
+            self.bytes -= piece.bytes;
             self.dropped_rows += piece.batch.num_rows() as u64;
         }
+    }
+
+    /// Bytes of Arrow data held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Drops the rows older than the window as seen from `now` (µs).
@@ -81,15 +113,19 @@ impl Window {
             let mask = BooleanArray::from_iter(piece.times.iter().map(|t| Some(*t >= cutoff)));
             let batch = filter_record_batch(&piece.batch, &mask)?;
             self.rows -= piece.batch.num_rows() - batch.num_rows();
+            self.bytes -= piece.bytes;
             if batch.num_rows() == 0 {
                 continue;
             }
+            let bytes = bytes_of(&batch);
+            self.bytes += bytes;
             let times: Vec<i64> = piece.times.into_iter().filter(|t| *t >= cutoff).collect();
             let oldest = times.iter().copied().min().unwrap_or(cutoff);
             kept.push_back(Piece {
                 batch,
                 times,
                 oldest,
+                bytes,
             });
         }
         self.pieces = kept;
@@ -109,5 +145,58 @@ impl Window {
 
     pub fn rows(&self) -> usize {
         self.rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::input::input_batch;
+    use schemas::EventRow;
+
+    fn batch(first: i64, rows: usize, body: usize) -> RecordBatch {
+        let rows: Vec<EventRow> = (0..rows)
+            .map(|i| EventRow {
+                source: "webhook".into(),
+                received_at: first + i as i64,
+                stage_at: Some(first + i as i64),
+                audit_id: Some(format!("{first}-{i}")),
+                request_object: Some("x".repeat(body)),
+                ..EventRow::default()
+            })
+            .collect();
+        input_batch(rows.iter().map(|row| ("prod", row))).unwrap()
+    }
+
+    #[test]
+    fn the_oldest_rows_go_when_a_bound_is_reached() {
+        let hour = std::time::Duration::from_secs(3600);
+        // Bytes: three pieces of ~100 KiB in a window of 250 KiB keep the two newest.
+        let mut window = Window::new(hour, 1_000_000, 250 * 1024);
+        for piece in 0..3 {
+            window.add(batch(piece * 1_000, 10, 10 * 1024), true);
+        }
+        assert_eq!((window.rows(), window.dropped_rows), (20, 10));
+        assert!(window.bytes() <= 250 * 1024, "{} bytes", window.bytes());
+        let (all, fresh) = window.take_run();
+        assert_eq!(all.len(), 2);
+        assert_eq!(fresh.len(), 3, "every added batch is new to the next run");
+        // Rows: the same, counted in rows.
+        let mut window = Window::new(hour, 15, usize::MAX);
+        window.add(batch(0, 10, 1), true);
+        window.add(batch(1_000, 10, 1), true);
+        assert_eq!((window.rows(), window.dropped_rows), (10, 10));
+        // A single batch over the bound stays: the newest rows are the last to go.
+        let mut window = Window::new(hour, 5, 1);
+        window.add(batch(0, 10, 1), true);
+        assert_eq!(window.rows(), 10);
+        // Evicting by time gives the bytes back.
+        let mut window = Window::new(std::time::Duration::from_micros(500), 100, usize::MAX);
+        window.add(batch(0, 10, 1024), true);
+        let before = window.bytes();
+        window.add(batch(10_000, 10, 1024), true);
+        window.evict(10_009).unwrap();
+        assert_eq!(window.rows(), 10);
+        assert!(window.bytes() < 2 * before && window.bytes() > 0);
     }
 }
