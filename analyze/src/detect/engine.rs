@@ -326,17 +326,9 @@ impl Engine {
             planned.events.set(Arc::new(rows.into_iter().collect()));
             if let Some(shared) = &self.shared {
                 for ((name, table), view) in planned.views.iter().zip(&shared.views) {
-                    if !reads.tables.contains(name) {
-                        continue;
+                    if reads.tables.contains(name) {
+                        any_rows |= pass_on(reads, name, &view.table, table);
                     }
-                    let kept: Vec<RecordBatch> = view
-                        .table
-                        .current()
-                        .iter()
-                        .filter_map(|batch| reads.select(name, batch))
-                        .collect();
-                    any_rows |= !kept.is_empty();
-                    table.set(Arc::new(kept));
                 }
             }
             if !any_rows {
@@ -549,6 +541,19 @@ impl Engine {
         }
         alerts
     }
+}
+
+/// Fills `into` with the rows of the view table `from` (named `name`) that a query reading it
+/// can use; whether any row was left.
+fn pass_on(reads: &Reads, name: &str, from: &BatchTable, into: &BatchTable) -> bool {
+    let kept: Vec<RecordBatch> = from
+        .current()
+        .iter()
+        .filter_map(|rows| reads.select(name, rows))
+        .collect();
+    let any = !kept.is_empty();
+    into.set(Arc::new(kept));
+    any
 }
 
 fn fail(runner: &mut Runner, error: String) {
@@ -951,14 +956,7 @@ impl SharedViews {
                     continue;
                 }
                 reads_inputs = true;
-                let kept: Vec<RecordBatch> = earlier
-                    .table
-                    .current()
-                    .iter()
-                    .filter_map(|rows| reads.select(&earlier.name, rows))
-                    .collect();
-                any_rows |= !kept.is_empty();
-                input.set(Arc::new(kept));
+                any_rows |= pass_on(reads, &earlier.name, &earlier.table, input);
             }
             if reads_inputs && !any_rows {
                 table.set(Arc::new(Vec::new()));

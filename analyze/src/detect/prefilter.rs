@@ -207,7 +207,8 @@ impl Reads {
         match mask.true_count() {
             0 => None,
             n if n == batch.num_rows() => Some(slim(batch, keep)),
-            n => filtered(batch, &mask, n, keep).ok(),
+            // Should the copy fail, every row is safe to hand over.
+            n => Some(filtered(batch, &mask, n, keep).unwrap_or_else(|_| slim(batch, keep))),
         }
     }
 

@@ -54,11 +54,6 @@ impl BatchTable {
     pub fn current(&self) -> Arc<Vec<RecordBatch>> {
         self.source.current()
     }
-
-    /// Rows of the moment.
-    pub fn rows(&self) -> usize {
-        self.current().iter().map(RecordBatch::num_rows).sum()
-    }
 }
 
 impl Source {
