@@ -202,6 +202,9 @@ fn json_matches(text: Option<&str>, path: Option<&str>) -> Result<Vec<String>> {
     let (Some(text), Some(path)) = (text, path) else {
         return Ok(Vec::new());
     };
+    if let Some(steps) = simple_path(path) {
+        return Ok(value_at(text, &steps).into_iter().collect());
+    }
     let path = match parsed_path(path) {
         Ok(path) => path,
         Err(error) => return exec_err!("invalid JSONPath `{path}`: {error}"),
@@ -219,6 +222,97 @@ fn json_matches(text: Option<&str>, path: Option<&str>) -> Result<Vec<String>> {
         })
         .collect();
     Ok(found)
+}
+
+/// One step of a path that names a single value: a member or an array index.
+#[derive(Debug, PartialEq)]
+enum Step<'p> {
+    Member(&'p str),
+    Index(usize),
+}
+
+/// The steps of a JSONPath made only of `.name`, `['name']`/`["name"]` and `[index]` segments,
+/// or `None` for any other path (wildcards, filters, unions, descendants, escapes).
+fn simple_path(path: &str) -> Option<Vec<Step<'_>>> {
+    let mut rest = path.strip_prefix('$')?;
+    let mut steps = Vec::new();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            let name = &after[..end];
+            if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+                return None;
+            }
+            steps.push(Step::Member(name));
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let close = after.find(']')?;
+            let inside = &after[..close];
+            let quoted = inside
+                .strip_prefix('"')
+                .and_then(|i| i.strip_suffix('"'))
+                .or_else(|| inside.strip_prefix('\'').and_then(|i| i.strip_suffix('\'')));
+            match quoted {
+                Some(name) if !name.contains(['\\', '"', '\'']) => steps.push(Step::Member(name)),
+                Some(_) => return None,
+                None if !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_digit()) => {
+                    steps.push(Step::Index(inside.parse().ok()?))
+                }
+                None => return None,
+            }
+            rest = &after[close + 1..];
+        } else {
+            return None;
+        }
+    }
+    Some(steps)
+}
+
+/// The value at `steps` in the JSON `text`, as [`json_matches`] gives it, found by skipping
+/// over everything else rather than parsing the whole document.
+fn value_at(text: &str, steps: &[Step<'_>]) -> Option<String> {
+    use jiter::{Jiter, Peek};
+    let mut jiter = Jiter::new(text.as_bytes());
+    let mut peek = jiter.peek().ok()?;
+    for step in steps {
+        match (step, peek) {
+            (Step::Member(name), Peek::Object) => {
+                let mut key = jiter.known_object().ok()?;
+                loop {
+                    match key {
+                        None => return None,
+                        Some(key) if key == *name => break,
+                        Some(_) => {
+                            jiter.next_skip().ok()?;
+                            key = jiter.next_key().ok()?;
+                        }
+                    }
+                }
+                peek = jiter.peek().ok()?;
+            }
+            (Step::Index(index), Peek::Array) => {
+                let mut item = jiter.known_array().ok()??;
+                for _ in 0..*index {
+                    jiter.known_skip(item).ok()?;
+                    item = jiter.array_step().ok()??;
+                }
+                peek = item;
+            }
+            _ => return None,
+        }
+    }
+    if peek == Peek::String {
+        return jiter.known_str().ok().map(str::to_string);
+    }
+    let start = jiter.current_index();
+    jiter.known_skip(peek).ok()?;
+    let raw = text.get(start..jiter.current_index())?;
+    // Other values as JSON text written the way a parsed document writes them.
+    serde_json::from_str::<serde_json::Value>(raw)
+        .ok()
+        .map(|value| value.to_string())
 }
 
 /// Documents kept parsed per thread at most, and their text's total size: rules running one
@@ -381,6 +475,64 @@ mod tests {
             .unwrap()
             .is_empty());
         assert!(json_matches(Some(pod), Some("spec[")).is_err());
+    }
+
+    #[test]
+    fn single_values_are_found_without_parsing_the_document() {
+        assert_eq!(
+            simple_path("$.a['b c'][2].d"),
+            Some(vec![
+                Step::Member("a"),
+                Step::Member("b c"),
+                Step::Index(2),
+                Step::Member("d")
+            ])
+        );
+        for path in [
+            "$.a[*]",
+            "$..a",
+            "$[\"a\",\"b\"]",
+            "$.a[?@.b]",
+            "$.a[-1]",
+            "a.b",
+        ] {
+            assert_eq!(simple_path(path), None, "{path}");
+        }
+        let doc = r#"{"kind":"Pod","metadata":{"name":"web-1","labels":{"b":"2","a":"1"}},
+            "spec":{"containers":[{"name":"a","image":"nginx"},{"name":"b","ports":[80, 1e2]}],
+            "hostPID":true,"x":null,"esc":"a\"b"}}"#;
+        // The same answers as the general JSONPath evaluation.
+        for path in [
+            "$.metadata.name",
+            "$.metadata.labels",
+            "$.spec.containers[1].name",
+            "$.spec.containers[1].ports",
+            "$.spec.containers[1].ports[1]",
+            "$.spec.containers[5]",
+            "$.spec.hostPID",
+            "$.spec.x",
+            "$.spec.esc",
+            "$.spec.missing",
+            "$.metadata.name.deeper",
+            "$",
+        ] {
+            let general = parsed_path(path)
+                .unwrap()
+                .query(&serde_json::from_str(doc).unwrap())
+                .all()
+                .into_iter()
+                .map(|value| match value {
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>();
+            let steps = simple_path(path).unwrap();
+            assert_eq!(
+                value_at(doc, &steps).into_iter().collect::<Vec<_>>(),
+                general,
+                "{path}"
+            );
+        }
     }
 
     #[test]

@@ -16,8 +16,7 @@
 --   the identity was allowed to do.
 
 -- The list offensive_tool_user_agents holds LIKE patterns over the lower-cased user agent.
--- Several patterns may match one request; DISTINCT keeps one row per event.
-SELECT DISTINCT
+SELECT
        e.cluster,
        e.audit_id,
        e.stage_at AS time,
@@ -31,9 +30,6 @@ SELECT DISTINCT
        e.object_namespace,
        e.response_code,
        e.authz_decision
--- The list comes first: each pattern is then matched against the whole batch at once.
-FROM offensive_tool_user_agents t
-JOIN (SELECT *, lower(user_agent) AS user_agent_lower
-      FROM events
-      WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete') e
-  ON e.user_agent_lower LIKE t.value
+FROM events e
+WHERE COALESCE(e.stage, 'ResponseComplete') = 'ResponseComplete'
+  AND like_any(lower(e.user_agent), 'offensive_tool_user_agents')

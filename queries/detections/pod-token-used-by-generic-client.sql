@@ -33,6 +33,6 @@ SELECT cluster,
 FROM events
 WHERE user_name LIKE 'system:serviceaccount:%'
   AND cardinality(user_extra['authentication.kubernetes.io/pod-name']) > 0
-  AND EXISTS (SELECT 1 FROM tool_user_agents t WHERE starts_with(events.user_agent, t.value))
+  AND starts_with_any(user_agent, 'tool_user_agents')
   AND NOT in_list(COALESCE(user_name, ''), 'known_controllers')
   AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'

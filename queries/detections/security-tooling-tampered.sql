@@ -65,7 +65,7 @@ FROM changes c
 WHERE (
         in_list(c.object_namespace, 'security_namespaces')
         OR (c.object_resource = 'namespaces' AND in_list(c.object_name, 'security_namespaces'))
-        OR EXISTS (SELECT 1 FROM security_agent_names a WHERE c.object_name LIKE a.value || '%')
+        OR starts_with_any(c.object_name, 'security_agent_names')
       )
   -- the tool managing itself: its service accounts live in its own namespace or in a
   -- security namespace (cluster-scoped webhook configurations have no namespace)

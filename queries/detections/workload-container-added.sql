@@ -34,6 +34,8 @@ WITH new_writes AS (
                   CASE WHEN verb IN ('create', 'update') THEN request_object END) AS after_object
   FROM new_events
   WHERE verb IN ('update', 'patch')
+    -- a status write cannot change the spec
+    AND object_subresource IS NULL
     AND (response_object IS NOT NULL OR (verb = 'update' AND request_object IS NOT NULL))
 ),
 states AS (
@@ -88,7 +90,7 @@ added AS (
          json_get_str(operation, 'value', 'image') AS added_image
   FROM (SELECT e.*, unnest(json_values(request_object, '$[?@.op=="add"]')) AS operation
         FROM new_events e
-        WHERE verb = 'patch')
+        WHERE verb = 'patch' AND object_subresource IS NULL)
   WHERE regexp_like(json_get_str(operation, 'path'),
                     '^/spec/(jobTemplate/spec/)?template/spec/(initContainers|containers)/(-|[0-9]+)$')
 )

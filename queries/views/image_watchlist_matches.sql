@@ -15,12 +15,17 @@ WITH images AS (
   SELECT i.*,
          regexp_replace(image_repository(i.image),
                         '^((index\.|registry-1\.)?docker\.io/)?(library/)?', '') AS repository
-  FROM (SELECT a.cluster, a.audit_id, a.stage_at, a.user_name, a.source_ip, a.user_agent,
-               a.verb, a.response_code, a.object_resource, a.object_namespace, a.object_name,
-               unnest(json_values(a.pod_spec,
-                                  '$["containers","initContainers","ephemeralContainers"][*].image'))
-                 AS image
-        FROM pod_spec_write_attempts a) i
+  FROM (SELECT c.cluster, c.audit_id, c.stage_at, c.user_name, c.source_ip, c.user_agent,
+               c.verb, c.response_code, c.object_resource, c.object_namespace, c.object_name,
+               json_get_str(c.container, 'image') AS image
+        FROM (SELECT a.*,
+                     unnest(array_concat(
+                       COALESCE(json_get_array(a.pod_spec, 'containers'), []),
+                       COALESCE(json_get_array(a.pod_spec, 'initContainers'), []),
+                       COALESCE(json_get_array(a.pod_spec, 'ephemeralContainers'), [])))
+                       AS container
+              FROM pod_spec_write_attempts a) c) i
+  WHERE i.image IS NOT NULL
 ),
 entries AS (
   -- Docker Hub names shortened the same way (entries are not all image references)

@@ -13,6 +13,8 @@ SELECT c.*,
        regexp_replace(image_repository(json_get_str(c.container, 'image')),
                       '^((index\.|registry-1\.)?docker\.io/)?(library/)?', '') AS repository
 FROM (SELECT w.*,
-             unnest(json_values(w.pod_spec, '$["containers","initContainers","ephemeralContainers"][*]'))
+             unnest(array_concat(COALESCE(json_get_array(w.pod_spec, 'containers'), []),
+                                 COALESCE(json_get_array(w.pod_spec, 'initContainers'), []),
+                                 COALESCE(json_get_array(w.pod_spec, 'ephemeralContainers'), [])))
                AS container
       FROM pod_spec_writes w) c

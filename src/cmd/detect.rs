@@ -67,17 +67,18 @@ pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
             statuses.sort_by_key(|s| std::cmp::Reverse(s.run_micros + s.filter_micros));
             let ms = |micros: u64| micros as f64 / 1000.0;
             eprintln!(
-                "{:>10} {:>10} {:>7} {:>7} {:>8}  rule",
-                "run ms", "filter ms", "runs", "skipped", "window"
+                "{:>10} {:>10} {:>7} {:>7} {:>8} {:>10}  rule",
+                "run ms", "filter ms", "runs", "skipped", "window", "window KiB"
             );
             for status in &statuses {
                 eprintln!(
-                    "{:>10.1} {:>10.1} {:>7} {:>7} {:>8}  {}",
+                    "{:>10.1} {:>10.1} {:>7} {:>7} {:>8} {:>10}  {}",
                     ms(status.run_micros),
                     ms(status.filter_micros),
                     status.runs,
                     status.skipped,
                     status.window_rows,
+                    status.window_bytes / 1024,
                     status.id
                 );
             }

@@ -175,7 +175,7 @@ async fn run(
             || pending.len() >= MAX_BATCH_EVENTS
             || first_pending.is_some_and(|first| first.elapsed() >= MAX_BATCH_WAIT);
         if due && !pending.is_empty() {
-            pending.sort_by_key(|(_, row)| row.partition_time());
+            // The engine puts the batch in event-time order itself.
             let batch = input_batch(pending.iter().map(|(cluster, row)| (cluster.as_str(), row)));
             pending.clear();
             first_pending = None;
@@ -301,7 +301,9 @@ async fn seed_windows(engine: &mut Engine, data_dir: &Path, lists: &Lists) {
         }
     };
     // Filters may read lists, as the rules do.
-    session.register_udf(analyze::detect::in_list::in_list(lists));
+    for function in analyze::detect::in_list::functions(lists) {
+        session.register_udf(function);
+    }
     match lists.tables() {
         Ok(tables) => {
             for (name, table) in tables {

@@ -147,11 +147,20 @@ struct Planned {
     new_events: Arc<BatchTable>,
     /// Window rules: the query choosing which events of a batch the window keeps.
     filter: Option<Query>,
-    /// Window rules: the columns the window keeps (the rule's and the filter's; `None`: all).
-    window_columns: Option<BTreeSet<usize>>,
+    /// Window rules: the columns the window keeps and the filter reads.
+    window_columns: WindowColumns,
     window: Option<Window>,
     /// Event time at which a window rule runs next.
     next_run: Option<i64>,
+}
+
+/// The columns of `events` a window rule needs (`None`: all of them).
+#[derive(Default)]
+struct WindowColumns {
+    /// Those the rule reads: the window keeps these.
+    kept: Option<BTreeSet<usize>>,
+    /// Those the rule and its filter read: the filter runs on these.
+    filtered: Option<BTreeSet<usize>>,
 }
 
 struct Runner {
@@ -429,7 +438,7 @@ impl Engine {
                 return;
             }
             window.add(
-                super::prefilter::slim(&batch, planned.window_columns.as_ref()),
+                super::prefilter::slim(&batch, planned.window_columns.kept.as_ref()),
                 false,
             );
         }
@@ -611,17 +620,23 @@ async fn keep_in_window(
     let Some(filter) = planned.filter.as_ref() else {
         return Ok(());
     };
-    let keep = planned.window_columns.as_ref();
-    let Some(rows) = filter.reads.select_keeping(EVENTS, batch, keep) else {
-        return Ok(());
-    };
+    let columns = &planned.window_columns;
     if filter.reads.exact {
         // The filter is all in the prefilter: these are the rows.
-        if let Some(window) = planned.window.as_mut() {
+        let rows = filter
+            .reads
+            .select_keeping(EVENTS, batch, columns.kept.as_ref());
+        if let (Some(rows), Some(window)) = (rows, planned.window.as_mut()) {
             window.add(rows, true);
         }
         return Ok(());
     }
+    let Some(rows) = filter
+        .reads
+        .select_keeping(EVENTS, batch, columns.filtered.as_ref())
+    else {
+        return Ok(());
+    };
     planned.events.set(Arc::new(vec![rows]));
     let kept = tokio::time::timeout(options.rule_timeout, filter.run(&planned.ctx)).await;
     planned.events.set(Arc::new(Vec::new()));
@@ -634,7 +649,7 @@ async fn keep_in_window(
             // Same columns as the input; the schema object is made identical for the table.
             let batch = RecordBatch::try_new(detection_schema(), batch.columns().to_vec())
                 .map_err(|e| e.to_string())?;
-            window.add(batch, true);
+            window.add(super::prefilter::slim(&batch, columns.kept.as_ref()), true);
         }
     }
     Ok(())
@@ -728,7 +743,9 @@ fn session(options: &EngineOptions) -> Result<SessionContext, String> {
         .build();
     let mut ctx = SessionContext::new_with_state(state);
     crate::functions::register(&mut ctx).map_err(|e| e.to_string())?;
-    ctx.register_udf(super::in_list::in_list(&options.lists));
+    for function in super::in_list::functions(&options.lists) {
+        ctx.register_udf(function);
+    }
     Ok(ctx)
 }
 
@@ -809,26 +826,33 @@ async fn plan_rule(
         }
     }
     let (filter, window, window_columns) = match rule.window.as_ref() {
-        None => (None, None, None),
+        None => (None, None, WindowColumns::default()),
         Some(spec) => {
             let sql = format!("SELECT * FROM {EVENTS} WHERE {}", spec.filter);
             let (filter, _) = Query::plan(&ctx, &sql, &inputs[..1])
                 .await
                 .map_err(|e| format!("`filter`: {e}"))?;
-            // The window holds only what the rule and its filter read: a window of 30 days
-            // need not hold request bodies nobody looks at.
-            let read = [
-                (&query.reads, EVENTS),
-                (&query.reads, NEW_EVENTS),
-                (&filter.reads, EVENTS),
-            ];
-            let columns = read
+            // The window holds only what the rule reads: a window of 30 days need not hold
+            // request bodies nobody looks at. The filter sees the columns it reads as well.
+            let rule_columns = [EVENTS, NEW_EVENTS]
                 .iter()
-                .filter(|(reads, table)| reads.tables.contains(*table))
-                .try_fold(BTreeSet::new(), |mut all, (reads, table)| {
-                    all.extend(reads.columns(table)?.iter().copied());
+                .filter(|table| query.reads.tables.contains(**table))
+                .try_fold(BTreeSet::new(), |mut all, table| {
+                    all.extend(query.reads.columns(table)?.iter().copied());
                     Some(all)
                 });
+            let filter_columns = if filter.reads.exact {
+                rule_columns.clone()
+            } else {
+                let sql = format!("SELECT 1 FROM {EVENTS} WHERE {}", spec.filter);
+                let (probe, _) = Query::plan(&ctx, &sql, &inputs[..1])
+                    .await
+                    .map_err(|e| format!("`filter`: {e}"))?;
+                match (&rule_columns, probe.reads.columns(EVENTS)) {
+                    (Some(rule), Some(read)) => Some(rule.union(read).copied().collect()),
+                    _ => None,
+                }
+            };
             (
                 Some(filter),
                 Some(Window::new(
@@ -836,7 +860,10 @@ async fn plan_rule(
                     options.max_window_rows,
                     options.max_window_bytes,
                 )),
-                columns,
+                WindowColumns {
+                    kept: rule_columns,
+                    filtered: filter_columns,
+                },
             )
         }
     };

@@ -1,11 +1,22 @@
-//! `in_list(value, 'list')`: whether a value is in one of the named [`Lists`]. The same answer
-//! as `value IN (SELECT value FROM list)`, as a plain function of the row: no join, and the
-//! engine can apply it before running a rule (see [`super::prefilter`]).
+//! SQL functions over the named [`Lists`], as plain functions of the row: no join, and the
+//! engine can apply them before running a rule (see [`super::prefilter`]).
+//!
+//! - `in_list(value, 'list')`: whether the value is in the list; the same answer as
+//!   `value IN (SELECT value FROM list)`.
+//! - `like_any(value, 'list')`: whether the value matches one of the list's entries as SQL
+//!   `LIKE` patterns; `EXISTS (SELECT 1 FROM list WHERE value LIKE list.value)`.
+//! - `starts_with_any(value, 'list')`: whether the value starts with one of the entries, taken
+//!   as written; `EXISTS (SELECT 1 FROM list WHERE starts_with(value, list.value))`.
+//!
+//! The pattern functions look at each distinct value of a batch once: user agents and names
+//! repeat a great deal, and every pattern is tried only on the distinct values.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, BooleanArray, StringArray};
+use std::collections::HashMap;
+
+use datafusion::arrow::array::{Array, BooleanArray, Scalar, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
@@ -17,23 +28,96 @@ use super::lists::Lists;
 
 /// The function's name in SQL.
 pub const IN_LIST: &str = "in_list";
+/// `like_any`'s name in SQL.
+pub const LIKE_ANY: &str = "like_any";
+/// `starts_with_any`'s name in SQL.
+pub const STARTS_WITH_ANY: &str = "starts_with_any";
+
+/// How a value is compared with a list's entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Match {
+    Equal,
+    Like,
+    Prefix,
+}
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct InList {
+    name: &'static str,
+    matching: Match,
     lists: Arc<BTreeMap<String, BTreeSet<String>>>,
     signature: Signature,
 }
 
-/// `in_list` over `lists`.
-pub fn in_list(lists: &Lists) -> ScalarUDF {
+fn list_function(lists: &Lists, name: &'static str, matching: Match) -> ScalarUDF {
     let lists = lists
         .iter()
         .map(|(name, values)| (name.to_string(), values.iter().cloned().collect()))
         .collect();
     ScalarUDF::from(InList {
+        name,
+        matching,
         lists: Arc::new(lists),
         signature: Signature::string(2, Volatility::Immutable),
     })
+}
+
+/// `in_list` over `lists`.
+pub fn in_list(lists: &Lists) -> ScalarUDF {
+    list_function(lists, IN_LIST, Match::Equal)
+}
+
+/// Every function of this module over `lists`.
+pub fn functions(lists: &Lists) -> Vec<ScalarUDF> {
+    vec![
+        in_list(lists),
+        list_function(lists, LIKE_ANY, Match::Like),
+        list_function(lists, STARTS_WITH_ANY, Match::Prefix),
+    ]
+}
+
+/// For each value of `values`, whether one of `patterns` matches it (NULL for NULL), trying
+/// each pattern once on the distinct values.
+fn matches_any(
+    values: &StringArray,
+    patterns: &BTreeSet<String>,
+    matching: Match,
+) -> Result<BooleanArray> {
+    let mut slots: HashMap<&str, usize> = HashMap::new();
+    let mut distinct: Vec<&str> = Vec::new();
+    let rows: Vec<Option<usize>> = values
+        .iter()
+        .map(|value| {
+            value.map(|value| {
+                *slots.entry(value).or_insert_with(|| {
+                    distinct.push(value);
+                    distinct.len() - 1
+                })
+            })
+        })
+        .collect();
+    let mut found = vec![false; distinct.len()];
+    match matching {
+        Match::Prefix => {
+            for (slot, value) in distinct.iter().enumerate() {
+                found[slot] = patterns.iter().any(|p| value.starts_with(p.as_str()));
+            }
+        }
+        Match::Like | Match::Equal => {
+            let array = StringArray::from(distinct.clone());
+            for pattern in patterns {
+                let pattern = Scalar::new(StringArray::from(vec![pattern.as_str()]));
+                let hits = datafusion::arrow::compute::kernels::comparison::like(&array, &pattern)?;
+                for (slot, hit) in hits.iter().enumerate() {
+                    found[slot] |= hit == Some(true);
+                }
+            }
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|slot| slot.map(|slot| found[slot]))
+        .collect())
 }
 
 impl InList {
@@ -42,12 +126,18 @@ impl InList {
             ScalarValue::Utf8(Some(name))
             | ScalarValue::LargeUtf8(Some(name))
             | ScalarValue::Utf8View(Some(name)) => name,
-            _ => return plan_err!("{IN_LIST}: the second argument must name a list, as a string"),
+            _ => {
+                return plan_err!(
+                    "{}: the second argument must name a list, as a string",
+                    self.name
+                )
+            }
         };
         match self.lists.get(name) {
             Some(list) => Ok(list),
             None => plan_err!(
-                "{IN_LIST}: no list named `{name}` (lists: {})",
+                "{}: no list named `{name}` (lists: {})",
+                self.name,
                 self.lists.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
         }
@@ -56,7 +146,7 @@ impl InList {
 
 impl ScalarUDFImpl for InList {
     fn name(&self) -> &str {
-        IN_LIST
+        self.name
     }
 
     fn signature(&self) -> &Signature {
@@ -69,14 +159,21 @@ impl ScalarUDFImpl for InList {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let ColumnarValue::Scalar(name) = &args.args[1] else {
-            return exec_err!("{IN_LIST}: the second argument must be a constant list name");
+            return exec_err!(
+                "{}: the second argument must be a constant list name",
+                self.name
+            );
         };
         let list = self.list(name)?;
         let values = args.args[0].to_array(args.number_rows)?;
         let values = cast(&values, &DataType::Utf8)?;
         let Some(values) = values.as_any().downcast_ref::<StringArray>() else {
-            return exec_err!("{IN_LIST}: the first argument must be a string");
+            return exec_err!("{}: the first argument must be a string", self.name);
         };
+        if self.matching != Match::Equal {
+            let result = matches_any(values, list, self.matching)?;
+            return Ok(ColumnarValue::Array(Arc::new(result)));
+        }
         // NULL stays NULL, as with `IN (SELECT …)`.
         let result: BooleanArray = values
             .iter()
@@ -114,5 +211,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(unknown.contains("no list named `nope`"), "{unknown}");
+    }
+
+    #[tokio::test]
+    async fn patterns_answer_like_an_exists_subquery() {
+        let mut lists = Lists::default();
+        lists.insert("agents", vec!["%kube-hunter%".into(), "curl/_.%".into()]);
+        lists.insert("prefixes", vec!["kubectl/".into(), "50%".into()]);
+        let ctx = SessionContext::new();
+        for function in functions(&lists) {
+            ctx.register_udf(function);
+        }
+        let sql = "SELECT ua, like_any(ua, 'agents') AS liked, starts_with_any(ua, 'prefixes') AS prefixed \
+                   FROM (VALUES ('x kube-hunter y'), ('curl/8.1'), ('curl/81'), ('kubectl/v1'), \
+                   ('50% off'), ('500'), ('kubectl/v1'), (NULL)) AS t(ua) ORDER BY ua";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = pretty_format_batches(&batches).unwrap().to_string();
+        for row in [
+            "| 50% off         | false | true     |",
+            "| 500             | false | false    |",
+            "| curl/8.1        | true  | false    |",
+            "| curl/81         | false | false    |",
+            "| kubectl/v1      | false | true     |",
+            "| x kube-hunter y | true  | false    |",
+            "|                 |       |          |",
+        ] {
+            assert!(text.contains(row), "{row}\n{text}");
+        }
     }
 }
