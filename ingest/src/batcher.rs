@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use schemas::{EventRow, QuarantineRow};
+use schemas::QuarantineRow;
 
-use crate::store::{Flush, PartitionKey};
+use crate::store::{Flush, PartitionKey, RowRef, SharedRows};
 
 /// Flush once this many rows are buffered.
 pub const DEFAULT_MAX_ROWS: usize = 1_000_000;
@@ -44,12 +44,15 @@ pub struct Buffer {
 }
 
 impl Buffer {
-    pub fn add_events(&mut self, cluster: &str, rows: Vec<EventRow>) {
+    pub fn add_events(&mut self, cluster: &str, rows: impl Into<SharedRows>) {
+        let rows: SharedRows = rows.into();
         self.touch(rows.len());
-        for row in rows {
+        for (index, row) in rows.iter().enumerate() {
             self.bytes += row.approx_bytes();
             let key = PartitionKey::new(cluster, row.partition_time());
-            self.flush.events.entry(key).or_default().push(row);
+            if let Some(row) = RowRef::new(rows.clone(), index) {
+                self.flush.events.entry(key).or_default().push(row);
+            }
         }
     }
 
@@ -118,6 +121,7 @@ impl Buffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use schemas::EventRow;
 
     fn rows(n: usize, stage_at: i64) -> Vec<EventRow> {
         (0..n)

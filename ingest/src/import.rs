@@ -309,7 +309,7 @@ impl Importer {
             &self.stats.events_quarantined,
             decoded.quarantined.len() as u64,
         );
-        let rows = decoded.events.into_iter().map(|(row, _)| row).collect();
+        let rows: Vec<_> = decoded.events.into_iter().map(|(row, _)| row).collect();
         self.buffer.add_events(&self.cluster, rows);
         self.buffer
             .add_quarantined(&self.cluster, decoded.quarantined);

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use crate::batcher::{BatchLimits, Buffer};
 use crate::decode::decode_event;
 use crate::stats::Stats;
-use crate::store::{FileOptions, Flush, Store, StoreError};
+use crate::store::{FileOptions, Flush, SharedRows, Store, StoreError};
 use crate::wal::{self, record::Record, WalError, WalWriter};
 
 /// Requests waiting for the WAL at most; one more is refused with 429.
@@ -45,15 +45,17 @@ pub struct PipelineConfig {
     pub tap: Option<Tap>,
 }
 
-/// Events made durable, copied for the detection engine.
+/// Events made durable, shared with the detection engine (not copied).
 pub struct Tapped {
     pub cluster: String,
-    pub events: Vec<EventRow>,
+    pub events: SharedRows,
 }
 
 /// How long the WAL thread waits for a full detection queue before the events skip detection
-/// (counted in `detect_events_skipped`): detection must never stall acknowledgements for long.
-pub const TAP_WAIT: Duration = Duration::from_millis(200);
+/// (counted in `detect_events_skipped`). A detection engine that is merely busy slows
+/// acknowledgements (and the webhook sheds load with 429s) rather than leaving events
+/// unchecked; one that is stuck cannot hold them for longer than this.
+pub const TAP_WAIT: Duration = Duration::from_secs(2);
 
 /// The detection engine's queue.
 #[derive(Clone)]
@@ -66,14 +68,14 @@ impl std::fmt::Debug for Tap {
 }
 
 impl Tap {
-    /// Hands a copy of `events` to the engine, waiting at most [`TAP_WAIT`] for room.
-    fn send(&self, cluster: &str, events: &[EventRow], stats: &Stats) {
+    /// Hands `events` to the engine, waiting at most [`TAP_WAIT`] for room.
+    fn send(&self, cluster: &str, events: &SharedRows, stats: &Stats) {
         if events.is_empty() {
             return;
         }
         let mut message = Tapped {
             cluster: cluster.to_string(),
-            events: events.to_vec(),
+            events: events.clone(),
         };
         let deadline = Instant::now() + TAP_WAIT;
         loop {
@@ -159,7 +161,7 @@ enum WalMessage {
 struct BatchMessage {
     lsn_end: u64,
     cluster: String,
-    events: Vec<EventRow>,
+    events: SharedRows,
     quarantined: Vec<QuarantineRow>,
 }
 
@@ -226,7 +228,7 @@ fn replay_message(lsn: u64, record: Record) -> BatchMessage {
     BatchMessage {
         lsn_end: lsn + 1,
         cluster: record.cluster,
-        events,
+        events: Arc::new(events),
         quarantined,
     }
 }
@@ -348,13 +350,14 @@ fn run_wal(
                 for (offset, append) in group.into_iter().enumerate() {
                     // The requester may have gone (client timeout); the record is durable anyway.
                     let _ = append.reply.send(Ok(()));
+                    let events = Arc::new(append.events);
                     if let Some(tap) = &tap {
-                        tap.send(&append.cluster, &append.events, &stats);
+                        tap.send(&append.cluster, &events, &stats);
                     }
                     messages.push(BatchMessage {
                         lsn_end: first_lsn + offset as u64 + 1,
                         cluster: append.cluster,
-                        events: append.events,
+                        events,
                         quarantined: append.quarantined,
                     });
                 }

@@ -173,6 +173,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
                 peak_rss_bytes,
                 shutdown_flush,
                 store_bytes: server::dir_bytes(server.data_dir()),
+                detect_skipped: server.logged_count("detect_skipped"),
             };
             (plan.url, load, Some(figures), probes)
         }

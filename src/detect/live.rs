@@ -154,7 +154,9 @@ async fn run(
         }
     };
     let _ = ready.send(());
-    let mut pending: Vec<(String, EventRow)> = Vec::new();
+    // Requests' rows as ingest shares them, with their cluster.
+    let mut pending: Vec<Tapped> = Vec::new();
+    let mut pending_rows = 0;
     let mut first_pending: Option<Instant> = None;
     loop {
         let wait = match first_pending {
@@ -165,25 +167,33 @@ async fn run(
         match rx.recv_timeout(wait) {
             Ok(tapped) => {
                 first_pending.get_or_insert_with(Instant::now);
-                let cluster = tapped.cluster;
-                pending.extend(tapped.events.into_iter().map(|row| (cluster.clone(), row)));
+                pending_rows += tapped.events.len();
+                pending.push(tapped);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => closed = true,
         }
         let due = closed
-            || pending.len() >= MAX_BATCH_EVENTS
+            || pending_rows >= MAX_BATCH_EVENTS
             || first_pending.is_some_and(|first| first.elapsed() >= MAX_BATCH_WAIT);
         if due && !pending.is_empty() {
             // In event-time order, as the engines want it: the rows are put in order by
             // reference (a batch in order needs no reordering in either engine).
-            let mut order: Vec<usize> = (0..pending.len()).collect();
-            order.sort_by_key(|&index| pending[index].1.partition_time());
-            let batch = input_batch(order.iter().map(|&index| {
-                let (cluster, row) = &pending[index];
-                (cluster.as_str(), row)
-            }));
+            let mut order: Vec<(i64, &str, &EventRow)> = pending
+                .iter()
+                .flat_map(|tapped| {
+                    let cluster = tapped.cluster.as_str();
+                    tapped
+                        .events
+                        .iter()
+                        .map(move |row| (row.partition_time(), cluster, row))
+                })
+                .collect();
+            order.sort_by_key(|(time, _, _)| *time);
+            let batch = input_batch(order.iter().map(|(_, cluster, row)| (*cluster, *row)));
+            drop(order);
             pending.clear();
+            pending_rows = 0;
             first_pending = None;
             match batch {
                 Ok(batch) => {

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use schemas::time::partition_of;
 use schemas::{EventRow, QuarantineRow};
@@ -63,10 +64,40 @@ impl PartitionKey {
     }
 }
 
+/// Accepted rows as they came in one request, shared by the store and the detection engine
+/// (neither copies them).
+pub type SharedRows = Arc<Vec<EventRow>>;
+
+/// One row of [`SharedRows`].
+#[derive(Debug, Clone)]
+pub struct RowRef {
+    rows: SharedRows,
+    index: usize,
+}
+
+impl RowRef {
+    pub fn new(rows: SharedRows, index: usize) -> Option<RowRef> {
+        (index < rows.len()).then_some(RowRef { rows, index })
+    }
+
+    pub fn row(&self) -> &EventRow {
+        &self.rows[self.index]
+    }
+}
+
+impl From<EventRow> for RowRef {
+    fn from(row: EventRow) -> Self {
+        RowRef {
+            rows: Arc::new(vec![row]),
+            index: 0,
+        }
+    }
+}
+
 /// Rows to write in one flush, by partition.
 #[derive(Debug, Default)]
 pub struct Flush {
-    pub events: BTreeMap<PartitionKey, Vec<EventRow>>,
+    pub events: BTreeMap<PartitionKey, Vec<RowRef>>,
     pub quarantine: BTreeMap<PartitionKey, Vec<QuarantineRow>>,
 }
 

@@ -10,7 +10,9 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::parquet::file::properties::WriterProperties;
-use schemas::{events_schema, EventBatchBuilder, EventRow, QuarantineBatchBuilder, QuarantineRow};
+use schemas::{events_schema, EventBatchBuilder, QuarantineBatchBuilder, QuarantineRow};
+
+use super::RowRef;
 
 use super::StoreError;
 
@@ -96,10 +98,10 @@ fn write_batches(
 /// Writes `rows` (sorted here by `stage_at`, nulls first) as one `events` file; returns its size.
 pub fn write_events(
     path: &Path,
-    rows: &mut [EventRow],
+    rows: &mut [RowRef],
     options: &FileOptions,
 ) -> Result<u64, StoreError> {
-    rows.sort_by_key(|row| row.stage_at);
+    rows.sort_by_key(|row| row.row().stage_at);
     let stage_at = events_schema().index_of("stage_at").ok();
     let props = properties(options, stage_at)?;
     let mut chunks = rows.chunks(options.row_group_rows.max(1));
@@ -107,7 +109,7 @@ pub fn write_events(
     write_batches(path, events_schema(), props, || {
         let chunk = chunks.next()?;
         for row in chunk {
-            if let Err(error) = builder.push(row) {
+            if let Err(error) = builder.push(row.row()) {
                 return Some(Err(error));
             }
         }

@@ -19,7 +19,7 @@ fn flush_of(rows: Vec<EventRow>) -> Flush {
     let mut flush = Flush::default();
     for row in rows {
         let key = PartitionKey::new("prod", row.partition_time());
-        flush.events.entry(key).or_default().push(row);
+        flush.events.entry(key).or_default().push(row.into());
     }
     flush
 }

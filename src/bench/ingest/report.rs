@@ -71,6 +71,8 @@ pub struct ServerFigures {
     pub peak_rss_bytes: u64,
     pub shutdown_flush: Duration,
     pub store_bytes: u64,
+    /// Events the server stored but could not run the rules on (its detection was behind).
+    pub detect_skipped: Option<u64>,
 }
 
 pub struct Report {
@@ -113,6 +115,7 @@ impl Report {
                 "peak_rss_bytes": server.peak_rss_bytes,
                 "shutdown_flush_secs": server.shutdown_flush.as_secs_f64(),
                 "store_bytes": server.store_bytes,
+                "detect_events_skipped": server.detect_skipped,
             })
         });
         json!({
@@ -210,6 +213,9 @@ impl Report {
                 mib(server.store_bytes),
                 if server.temporary { "temporary dir, removed" } else { &server.data_dir }
             ));
+            if let Some(skipped) = server.detect_skipped {
+                lines.push(format!("detection:   {skipped} events stored without running the rules on them (detection behind)"));
+            }
         }
         if let Some(probes) = &self.probes {
             lines.push(format!(

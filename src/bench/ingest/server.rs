@@ -143,6 +143,25 @@ impl ServerProcess {
         parse_vm_hwm(&status).with_context(|| format!("no `VmHWM` line in `{path}`"))
     }
 
+    /// A count the server logged as `key=N` on its last line (`stopped`), once that line is
+    /// read; `None` if it never came.
+    pub fn logged_count(&self, key: &str) -> Option<u64> {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(2) {
+            let found = self.stderr_tail.lock().ok().and_then(|tail| {
+                let line = tail.iter().rev().find(|line| line.contains("stopped"))?;
+                let (_, after) = line.split_once(&format!("{key}="))?;
+                let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            });
+            if found.is_some() {
+                return found;
+            }
+            std::thread::sleep(EXIT_POLL);
+        }
+        None
+    }
+
     /// Sends SIGTERM and waits for the exit; returns how long the shutdown flush took.
     pub fn stop(&mut self) -> anyhow::Result<Duration> {
         self.check_running()?;
