@@ -76,8 +76,8 @@ pub fn functions(lists: &Lists) -> Vec<ScalarUDF> {
     ]
 }
 
-/// For each value of `values`, whether one of `patterns` matches it (NULL for NULL), trying
-/// each pattern once on the distinct values.
+/// For each value of `values`, whether one of `patterns` matches it (NULL for NULL), looking
+/// at each distinct value once (and trying each `LIKE` pattern once on all of them).
 fn matches_any(
     values: &StringArray,
     patterns: &BTreeSet<String>,
@@ -98,12 +98,17 @@ fn matches_any(
         .collect();
     let mut found = vec![false; distinct.len()];
     match matching {
+        Match::Equal => {
+            for (slot, value) in distinct.iter().enumerate() {
+                found[slot] = patterns.contains(*value);
+            }
+        }
         Match::Prefix => {
             for (slot, value) in distinct.iter().enumerate() {
                 found[slot] = patterns.iter().any(|p| value.starts_with(p.as_str()));
             }
         }
-        Match::Like | Match::Equal => {
+        Match::Like => {
             let array = StringArray::from(distinct.clone());
             for pattern in patterns {
                 let pattern = Scalar::new(StringArray::from(vec![pattern.as_str()]));
@@ -170,15 +175,8 @@ impl ScalarUDFImpl for InList {
         let Some(values) = values.as_any().downcast_ref::<StringArray>() else {
             return exec_err!("{}: the first argument must be a string", self.name);
         };
-        if self.matching != Match::Equal {
-            let result = matches_any(values, list, self.matching)?;
-            return Ok(ColumnarValue::Array(Arc::new(result)));
-        }
         // NULL stays NULL, as with `IN (SELECT …)`.
-        let result: BooleanArray = values
-            .iter()
-            .map(|value| value.map(|value| list.contains(value)))
-            .collect();
+        let result = matches_any(values, list, self.matching)?;
         Ok(ColumnarValue::Array(Arc::new(result)))
     }
 }
