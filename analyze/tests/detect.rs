@@ -317,3 +317,53 @@ async fn a_rule_runs_only_on_the_rows_its_conditions_select() {
         assert_eq!((status.runs, status.skipped), (1, 1), "{status:?}");
     }
 }
+
+#[tokio::test]
+async fn windows_keep_only_the_columns_their_rule_reads() {
+    // The filter looks into request bodies (one as a plain row condition, one through a
+    // subquery); the rule only counts users. Neither window may hold the bodies.
+    let header = |filter: &str| {
+        format!("-- mode: window\n-- window: 10m\n-- every: 1m\n-- filter: {filter}\n-- dedup: cluster, user_name\n-- suppress: 10m\n-- output: {{user_name}} created {{n}} pods")
+    };
+    let sql = "SELECT cluster, array_agg(audit_id) AS audit_ids, max(stage_at) AS time, user_name, count(*) AS n FROM events GROUP BY cluster, user_name HAVING count(*) >= 3";
+    let row_condition = rule(
+        "pods-by-kind",
+        &header("json_value(request_object, '$.kind') = 'Pod'"),
+        sql,
+    );
+    let subquery = rule(
+        "pods-by-kind-subquery",
+        &header("json_value(request_object, '$.kind') IN (SELECT 'Pod')"),
+        sql,
+    );
+    let mut engine = engine(vec![row_condition, subquery]).await;
+    let body = format!(
+        r#"{{"kind":"Pod","metadata":{{"name":"web"}},"padding":"{}"}}"#,
+        "x".repeat(64 * 1024)
+    );
+    let rows: Vec<EventRow> = (0..4)
+        .map(|i| EventRow {
+            request_object: Some(body.clone()),
+            ..event(
+                &format!("p{i}"),
+                T0 + i * MINUTE,
+                "ci",
+                "create",
+                "pods",
+                201,
+            )
+        })
+        .collect();
+    let mut alerts = feed(&mut engine, &rows).await;
+    alerts.extend(engine.finish().await);
+    assert_eq!(alerts.len(), 2, "both rules see the rows: {alerts:?}");
+    for status in engine.statuses() {
+        assert_eq!(status.window_rows, 4, "{}", status.id);
+        assert!(
+            status.window_bytes < 64 * 1024,
+            "{} holds {} bytes: the request bodies were kept",
+            status.id,
+            status.window_bytes
+        );
+    }
+}
