@@ -274,23 +274,25 @@ fn simple_path(path: &str) -> Option<Vec<Step<'_>>> {
 /// over everything else rather than parsing the whole document.
 fn value_at(text: &str, steps: &[Step<'_>]) -> Option<String> {
     use jiter::{Jiter, Peek};
-    let mut jiter = Jiter::new(text.as_bytes());
-    let mut peek = jiter.peek().ok()?;
+    // The text from the current value on (what follows that value is not read).
+    let mut doc = text;
     for step in steps {
-        match (step, peek) {
+        let mut jiter = Jiter::new(doc.as_bytes());
+        let start = match (step, jiter.peek().ok()?) {
             (Step::Member(name), Peek::Object) => {
+                // The last of duplicate members, as a parsed document (and the API server,
+                // decoding a request) has it.
+                let mut found = None;
                 let mut key = jiter.known_object().ok()?;
-                loop {
-                    match key {
-                        None => return None,
-                        Some(key) if key == *name => break,
-                        Some(_) => {
-                            jiter.next_skip().ok()?;
-                            key = jiter.next_key().ok()?;
-                        }
+                while let Some(current) = key {
+                    let matched = current == *name;
+                    if matched {
+                        found = Some(jiter.current_index());
                     }
+                    jiter.next_skip().ok()?;
+                    key = jiter.next_key().ok()?;
                 }
-                peek = jiter.peek().ok()?;
+                found?
             }
             (Step::Index(index), Peek::Array) => {
                 let mut item = jiter.known_array().ok()??;
@@ -298,17 +300,20 @@ fn value_at(text: &str, steps: &[Step<'_>]) -> Option<String> {
                     jiter.known_skip(item).ok()?;
                     item = jiter.array_step().ok()??;
                 }
-                peek = item;
+                jiter.current_index()
             }
             _ => return None,
-        }
+        };
+        doc = doc.get(start..)?;
     }
+    let mut jiter = Jiter::new(doc.as_bytes());
+    let peek = jiter.peek().ok()?;
     if peek == Peek::String {
         return jiter.known_str().ok().map(str::to_string);
     }
     let start = jiter.current_index();
     jiter.known_skip(peek).ok()?;
-    let raw = text.get(start..jiter.current_index())?;
+    let raw = doc.get(start..jiter.current_index())?;
     // Other values as JSON text written the way a parsed document writes them.
     serde_json::from_str::<serde_json::Value>(raw)
         .ok()
@@ -500,8 +505,9 @@ mod tests {
         }
         let doc = r#"{"kind":"Pod","metadata":{"name":"web-1","labels":{"b":"2","a":"1"}},
             "spec":{"containers":[{"name":"a","image":"nginx"},{"name":"b","ports":[80, 1e2]}],
-            "hostPID":true,"x":null,"esc":"a\"b"}}"#;
-        // The same answers as the general JSONPath evaluation.
+            "hostPID":false, "x":null,"esc":"a\"b", "hostPID" : true}}"#;
+        // The same answers as the general JSONPath evaluation, duplicate members included
+        // (the last one counts).
         for path in [
             "$.metadata.name",
             "$.metadata.labels",
