@@ -8,8 +8,9 @@
 --                        requested generateName
 --   owner                the first ownerReference (the ReplicaSet of a Deployment's pod, the
 --                        Job of a CronJob's pod)
---   pod_spec             the pod spec as JSON text, as the request wrote it: the pod's spec,
---                        the workload's pod template spec, or a CronJob's job template's
+--   pod_spec             the pod spec as JSON text: the pod's spec, the workload's pod
+--                        template spec, or a CronJob's job template's (of a patch, with
+--                        duplicate members resolved as the API server does: the last counts)
 --   is_system_principal  as in events_with_principal
 -- Rules that only care about writes that succeeded read pod_spec_writes.
 SELECT cluster, audit_id, stage_at, user_name, source_ip, user_agent, verb, response_code,
@@ -18,10 +19,22 @@ SELECT cluster, audit_id, stage_at, user_name, source_ip, user_agent, verb, resp
                 json_value(response_object, '$.metadata.name'),
                 json_value(request_object, '$.metadata.generateName')) AS object_name,
        json_value(request_object, '$.metadata.ownerReferences[0].name') AS owner,
-       CASE object_resource
-         WHEN 'pods' THEN json_get_json(request_object, 'spec')
-         WHEN 'cronjobs' THEN json_get_json(request_object, 'spec', 'jobTemplate', 'spec', 'template', 'spec')
-         ELSE json_get_json(request_object, 'spec', 'template', 'spec')
+       CASE
+         -- A patch is logged as it was sent, duplicate members and all: parsed, so that the
+         -- last of duplicates counts, as when the API server applies it. Other writes are
+         -- logged as the API server decoded them, and are taken as they are.
+         WHEN verb = 'patch' THEN
+           CASE object_resource
+             WHEN 'pods' THEN json_value(request_object, '$.spec')
+             WHEN 'cronjobs' THEN json_value(request_object, '$.spec.jobTemplate.spec.template.spec')
+             ELSE json_value(request_object, '$.spec.template.spec')
+           END
+         ELSE
+           CASE object_resource
+             WHEN 'pods' THEN json_get_json(request_object, 'spec')
+             WHEN 'cronjobs' THEN json_get_json(request_object, 'spec', 'jobTemplate', 'spec', 'template', 'spec')
+             ELSE json_get_json(request_object, 'spec', 'template', 'spec')
+           END
        END AS pod_spec,
        request_object,
        is_system_principal
