@@ -54,12 +54,26 @@ pub struct Tapped {
 /// How long the WAL thread waits for a full detection queue before the events skip detection
 /// (counted in `detect_events_skipped`). A detection engine that is merely busy slows
 /// acknowledgements (and the webhook sheds load with 429s) rather than leaving events
-/// unchecked; one that is stuck cannot hold them for longer than this.
+/// unchecked; one that is stuck holds them up once for this long, not once per request: until
+/// its queue has room again, events skip it without waiting.
 pub const TAP_WAIT: Duration = Duration::from_secs(2);
 
 /// The detection engine's queue.
 #[derive(Clone)]
-pub struct Tap(pub SyncSender<Tapped>);
+pub struct Tap {
+    tx: SyncSender<Tapped>,
+    /// A wait ran out and the queue has not had room since.
+    stuck: Arc<AtomicBool>,
+}
+
+impl Tap {
+    pub fn new(tx: SyncSender<Tapped>) -> Self {
+        Tap {
+            tx,
+            stuck: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
 
 impl std::fmt::Debug for Tap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,7 +82,8 @@ impl std::fmt::Debug for Tap {
 }
 
 impl Tap {
-    /// Hands `events` to the engine, waiting at most [`TAP_WAIT`] for room.
+    /// Hands `events` to the engine, waiting at most [`TAP_WAIT`] for room (not at all while
+    /// the engine is stuck).
     fn send(&self, cluster: &str, events: &SharedRows, stats: &Stats) {
         if events.is_empty() {
             return;
@@ -77,15 +92,23 @@ impl Tap {
             cluster: cluster.to_string(),
             events: events.clone(),
         };
-        let deadline = Instant::now() + TAP_WAIT;
+        let deadline = if self.stuck.load(Ordering::Relaxed) {
+            Instant::now()
+        } else {
+            Instant::now() + TAP_WAIT
+        };
         loop {
-            match self.0.try_send(message) {
-                Ok(()) => return,
+            match self.tx.try_send(message) {
+                Ok(()) => {
+                    self.stuck.store(false, Ordering::Relaxed);
+                    return;
+                }
                 Err(TrySendError::Full(back)) if Instant::now() < deadline => {
                     message = back;
                     thread::sleep(Duration::from_millis(2));
                 }
                 Err(TrySendError::Full(back) | TrySendError::Disconnected(back)) => {
+                    self.stuck.store(true, Ordering::Relaxed);
                     let skipped = back.events.len() as u64;
                     let before = stats
                         .detect_events_skipped
@@ -350,16 +373,18 @@ fn run_wal(
                 for (offset, append) in group.into_iter().enumerate() {
                     // The requester may have gone (client timeout); the record is durable anyway.
                     let _ = append.reply.send(Ok(()));
-                    let events = Arc::new(append.events);
-                    if let Some(tap) = &tap {
-                        tap.send(&append.cluster, &events, &stats);
-                    }
                     messages.push(BatchMessage {
                         lsn_end: first_lsn + offset as u64 + 1,
                         cluster: append.cluster,
-                        events,
+                        events: Arc::new(append.events),
                         quarantined: append.quarantined,
                     });
+                }
+                // Every request of the group is answered before detection can make one wait.
+                if let Some(tap) = &tap {
+                    for message in &messages {
+                        tap.send(&message.cluster, &message.events, &stats);
+                    }
                 }
                 for message in messages {
                     if batch_tx.send(message).is_err() {
@@ -516,4 +541,35 @@ fn run_batcher(
     writer
         .join()
         .map_err(|_| writer_thread_error("the writer thread panicked"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(n: usize) -> SharedRows {
+        Arc::new(vec![EventRow::default(); n])
+    }
+
+    #[test]
+    fn a_stuck_detection_engine_holds_acknowledgements_up_once() {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let tap = Tap::new(tx);
+        let stats = Stats::default();
+        tap.send("prod", &rows(3), &stats);
+        // The queue is full and nobody reads it: the first request waits, then skips.
+        let started = Instant::now();
+        tap.send("prod", &rows(2), &stats);
+        assert!(started.elapsed() >= TAP_WAIT);
+        // The next ones skip at once, counted, while the queue stays full.
+        let started = Instant::now();
+        tap.send("prod", &rows(4), &stats);
+        assert!(started.elapsed() < TAP_WAIT / 2);
+        assert_eq!(stats.detect_events_skipped.load(Ordering::Relaxed), 6);
+        // Once the engine takes from its queue, requests reach it again.
+        assert_eq!(rx.recv().unwrap().events.len(), 3);
+        tap.send("prod", &rows(5), &stats);
+        assert_eq!(rx.recv().unwrap().events.len(), 5);
+        assert_eq!(stats.detect_events_skipped.load(Ordering::Relaxed), 6);
+    }
 }

@@ -94,7 +94,7 @@ pub fn start(
         .context("cannot start the detection thread")?;
     // An error means the thread ended early; it has logged why, and serving goes on without it.
     let _ = ready_rx.recv();
-    Ok((Tap(tx), Detection { thread }))
+    Ok((Tap::new(tx), Detection { thread }))
 }
 
 impl Detection {

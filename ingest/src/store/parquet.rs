@@ -12,9 +12,7 @@ use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::parquet::file::properties::WriterProperties;
 use schemas::{events_schema, EventBatchBuilder, QuarantineBatchBuilder, QuarantineRow};
 
-use super::RowRef;
-
-use super::StoreError;
+use super::{RowRef, StoreError};
 
 /// Rows per row group: small enough that a time range skips most of a file, large enough to
 /// compress well.
