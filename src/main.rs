@@ -4,6 +4,7 @@
 mod bench;
 mod cmd;
 mod detect;
+mod kafka;
 mod logging;
 
 use std::process::ExitCode;

@@ -5,39 +5,11 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use axum::routing::post;
-use common::{http, query, Server};
-
-const RULE: &str = "-- id: exec-kube-system
--- title: Exec into a kube-system pod
--- severity: Warning
--- mitre: T1609
--- level: Metadata
--- mode: event
--- output: {user_name} exec'd into kube-system/{object_name}
--- description: An exec session in a kube-system pod.
-SELECT cluster, audit_id, stage_at AS time, user_name, object_name
-FROM events
-WHERE object_subresource = 'exec' AND object_namespace = 'kube-system'
-";
-
-fn exec_event(id: &str) -> String {
-    format!(
-        r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"{id}","stage":"ResponseStarted","requestURI":"/api/v1/namespaces/kube-system/pods/coredns-1/exec?command=sh","verb":"create","user":{{"username":"mallory","groups":["system:authenticated"]}},"sourceIPs":["203.0.113.9"],"objectRef":{{"resource":"pods","namespace":"kube-system","name":"coredns-1","subresource":"exec","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":101}},"requestReceivedTimestamp":"2026-11-30T10:00:00.000000Z","stageTimestamp":"2026-11-30T10:00:00.100000Z"}}]}}"#
-    )
-}
-
-fn rules_dir(root: &Path) -> String {
-    let dir = root.join("rules");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("exec-kube-system.sql"), RULE).unwrap();
-    dir.display().to_string()
-}
+use common::{exec_event, free_port, http, query, rules_dir, wait_for, Server};
 
 /// An HTTP receiver that records alert bodies and answers `status`.
 struct Receiver {
@@ -63,22 +35,6 @@ async fn receiver(addr: SocketAddr, status: StatusCode) -> Receiver {
         axum::serve(listener, app).await.unwrap();
     });
     Receiver { received, task }
-}
-
-fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
-
-async fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(found) = check() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,10 +14,11 @@ use schemas::{EventRow, QuarantineRow};
 use tokio::sync::oneshot;
 
 use crate::batcher::{BatchLimits, Buffer};
-use crate::decode::decode_event;
+use crate::decode::{decode_event, Decoded};
 use crate::stats::Stats;
 use crate::store::{FileOptions, Flush, SharedRows, Store, StoreError};
-use crate::wal::{self, record::Record, WalError, WalWriter};
+use crate::wal::record::{Record, RecordRef};
+use crate::wal::{self, WalError, WalWriter};
 
 /// Requests waiting for the WAL at most; one more is refused with 429.
 pub const DEFAULT_WAL_QUEUE_REQUESTS: usize = 64;
@@ -167,6 +168,35 @@ pub struct Append {
     pub reply: oneshot::Sender<Result<(), StorageFailed>>,
 }
 
+impl Append {
+    /// The append of `decoded` (from `source`, received at `received_at` µs) for `cluster`.
+    pub fn new(
+        decoded: Decoded<'_>,
+        source: &str,
+        cluster: String,
+        received_at: i64,
+        reply: oneshot::Sender<Result<(), StorageFailed>>,
+    ) -> Append {
+        let raw: Vec<&str> = decoded.events.iter().map(|(_, raw)| *raw).collect();
+        let payload = RecordRef {
+            cluster: &cluster,
+            source,
+            received_at,
+            events: &raw,
+            quarantined: &decoded.quarantined,
+        }
+        .encode();
+        let events = decoded.events.into_iter().map(|(row, _)| row).collect();
+        Append {
+            payload,
+            cluster,
+            events,
+            quarantined: decoded.quarantined,
+            reply,
+        }
+    }
+}
+
 /// Why an append was not queued.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AppendRefused {
@@ -198,13 +228,25 @@ pub struct PipelineHandle {
 impl PipelineHandle {
     /// Queues `append` without waiting; its `reply` says when it is durable.
     pub fn try_append(&self, append: Append) -> Result<(), AppendRefused> {
+        self.offer(append).map_err(|(refused, _)| refused)
+    }
+
+    /// [`PipelineHandle::try_append`], handing `append` back when it was not queued, to offer
+    /// it again later.
+    pub fn offer(&self, append: Append) -> Result<(), (AppendRefused, Box<Append>)> {
+        let unwrap = |message| match message {
+            WalMessage::Append(append) => Box::new(append),
+            WalMessage::Stop => unreachable!("only appends are offered"),
+        };
         if self.failed.load(Ordering::Relaxed) {
-            return Err(AppendRefused::Closed);
+            return Err((AppendRefused::Closed, Box::new(append)));
         }
         match self.tx.try_send(WalMessage::Append(append)) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(AppendRefused::Full),
-            Err(TrySendError::Disconnected(_)) => Err(AppendRefused::Closed),
+            Err(TrySendError::Full(message)) => Err((AppendRefused::Full, unwrap(message))),
+            Err(TrySendError::Disconnected(message)) => {
+                Err((AppendRefused::Closed, unwrap(message)))
+            }
         }
     }
 

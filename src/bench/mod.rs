@@ -3,10 +3,12 @@
 //! - `generate`: the realistic audit event generator (also used by import benchmarks)
 //! - `generate_cmd`: `bench generate`, events as JSON Lines
 //! - `ingest`: `bench ingest`, the webhook load generator and its report
+//! - `kafka_alerts`: `bench kafka-alerts`, alerts/s through the alert log to a Kafka topic
 
 pub mod generate;
 mod generate_cmd;
 mod ingest;
+mod kafka_alerts;
 
 use std::process::ExitCode;
 
@@ -17,11 +19,14 @@ pub enum BenchCommand {
     /// POST EventList batches to the audit webhook as kube-apiserver's batch mode does; report
     /// events/s, latency percentiles, 429s, the server's peak RSS and shutdown flush time.
     Ingest(ingest::IngestArgs),
+    /// Deliver synthetic alerts through the alert log to a Kafka topic; report alerts/s.
+    KafkaAlerts(kafka_alerts::KafkaAlertsArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Generate(args) => generate_cmd::run(args),
         BenchCommand::Ingest(args) => ingest::run(args),
+        BenchCommand::KafkaAlerts(args) => kafka_alerts::run(args),
     }
 }

@@ -1,4 +1,5 @@
-//! `auditlens serve`: the webhook, the WAL and the store in one process, until SIGINT/SIGTERM.
+//! `auditlens serve`: the webhook (and the Kafka source), the WAL, the store and detection in
+//! one process, until SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,11 +9,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use ingest::batcher::{self, BatchLimits};
+use ingest::kafka::KafkaSource;
 use ingest::pipeline::{Pipeline, PipelineConfig};
 use ingest::server::{self, auth::TokenMap, tls, ServerConfig};
 use ingest::stats::Stats;
 
 use analyze::alerts::file::{self, FileSink};
+use analyze::alerts::kafka::KafkaSink;
 use analyze::alerts::sink::{Sink, SinkRunner};
 use analyze::alerts::stdout::StdoutSink;
 use analyze::alerts::webhook::{self, WebhookSink};
@@ -22,6 +25,7 @@ use schemas::Priority;
 use super::DataDirArg;
 use crate::detect::live;
 use crate::detect::pack::PackArgs;
+use crate::kafka::KafkaArgs;
 
 /// Where the webhook listens by default: Falco's port, loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9765";
@@ -73,6 +77,19 @@ pub struct ServeArgs {
     pub no_rules: bool,
     #[command(flatten)]
     pub alerts: AlertArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Also consume audit events (one Event or EventList per message) from these Kafka topics.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "kafka_brokers",
+        env = "AUDITLENS_SOURCE_TOPICS"
+    )]
+    pub source_topics: Vec<String>,
+    /// Consumer group of the Kafka source: replicas in one group share the partitions.
+    #[arg(long, default_value = "auditlens", env = "AUDITLENS_SOURCE_GROUP")]
+    pub source_group: String,
 }
 
 /// Where alerts go. Every alert is first written to the alert log under the data directory
@@ -97,19 +114,58 @@ pub struct AlertArgs {
     /// Bearer token sent to the alert webhook.
     #[arg(long, env = "AUDITLENS_ALERTS_WEBHOOK_TOKEN", hide_env_values = true)]
     pub alerts_webhook_token: Option<String>,
+    /// Produce each alert to this Kafka topic (needs --kafka-brokers).
+    #[arg(long, env = "AUDITLENS_ALERTS_TOPIC")]
+    pub alerts_topic: Option<String>,
     /// Sinks skip alerts below this priority (Emergency … Debug).
     #[arg(long, default_value = "Debug", env = "AUDITLENS_ALERTS_MIN_PRIORITY")]
     pub alerts_min_priority: Priority,
+    /// The Kafka sink skips alerts below this priority (default: --alerts-min-priority).
+    #[arg(long, env = "AUDITLENS_ALERTS_KAFKA_MIN_PRIORITY")]
+    pub alerts_kafka_min_priority: Option<Priority>,
 }
 
 impl AlertArgs {
-    fn sinks(&self) -> anyhow::Result<Vec<SinkRunner>> {
-        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    /// The sinks, each with its minimum priority. The Kafka sink asks the brokers for the
+    /// topic first: when that fails it says why, and alerts wait in the log until Kafka is back.
+    fn sinks(
+        &self,
+        kafka: &KafkaArgs,
+        runtime: &tokio::runtime::Runtime,
+    ) -> anyhow::Result<Vec<SinkRunner>> {
+        let mut sinks: Vec<(Box<dyn Sink>, Priority)> = Vec::new();
+        let mut others: Vec<Box<dyn Sink>> = Vec::new();
+        if let Some(topic) = &self.alerts_topic {
+            if !kafka.enabled() {
+                bail!("--alerts-topic needs --kafka-brokers");
+            }
+            let client = kafka.client_config()?;
+            let sink = {
+                let _entered = runtime.enter();
+                KafkaSink::new(&client, topic)
+                    .map_err(anyhow::Error::msg)
+                    .context("--alerts-topic")?
+            };
+            match runtime.block_on(sink.check()) {
+                Ok(partitions) => {
+                    tracing::info!(%topic, partitions, "Kafka alert sink ready")
+                }
+                Err(reason) => tracing::error!(
+                    %topic,
+                    %reason,
+                    "the Kafka alert sink cannot deliver now; alerts wait in the alert log"
+                ),
+            }
+            let priority = self
+                .alerts_kafka_min_priority
+                .unwrap_or(self.alerts_min_priority);
+            sinks.push((Box::new(sink), priority));
+        }
         if self.alerts_stdout {
-            sinks.push(Box::new(StdoutSink));
+            others.push(Box::new(StdoutSink));
         }
         if let Some(path) = &self.alerts_file {
-            sinks.push(Box::new(FileSink {
+            others.push(Box::new(FileSink {
                 path: path.clone(),
                 max_bytes: self.alerts_file_max_bytes,
                 keep: self.alerts_file_keep,
@@ -123,13 +179,18 @@ impl AlertArgs {
             )
             .map_err(anyhow::Error::msg)
             .context("--alerts-webhook")?;
-            sinks.push(Box::new(sink));
+            others.push(Box::new(sink));
         }
+        sinks.extend(
+            others
+                .into_iter()
+                .map(|sink| (sink, self.alerts_min_priority)),
+        );
         Ok(sinks
             .into_iter()
-            .map(|sink| SinkRunner {
+            .map(|(sink, min_priority)| SinkRunner {
                 sink,
-                min_priority: self.alerts_min_priority,
+                min_priority,
                 stats: Arc::default(),
             })
             .collect())
@@ -225,7 +286,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         };
         std::fs::create_dir_all(&args.data.data_dir)
             .with_context(|| format!("cannot create the data directory {data_dir}"))?;
-        let sinks = args.alerts.sinks()?;
+        let sinks = args.alerts.sinks(&args.kafka, &runtime)?;
         let statuses = live::Statuses::default();
         let (tap, detection) = live::start(
             pack.rules,
@@ -241,6 +302,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let pipeline = Pipeline::start(config.pipeline, stats.clone())
         .with_context(|| format!("cannot open the data directory {data_dir}"))?;
+    let (stop_source, stop_rx) = tokio::sync::watch::channel(false);
+    let source = if args.source_topics.is_empty() {
+        None
+    } else {
+        let source = KafkaSource {
+            client: args.kafka.client_config()?,
+            topics: args.source_topics.clone(),
+            group: args.source_group.clone(),
+            default_cluster: args.cluster.clone(),
+            max_message_bytes: args.max_body_bytes,
+        };
+        let consumer = {
+            let _entered = runtime.enter();
+            source.consumer().context("--source-topics")?
+        };
+        tracing::info!(topics = ?source.topics, group = %source.group, "consuming audit events from Kafka");
+        let (handle, stats) = (pipeline.handle(), stats.clone());
+        Some(runtime.spawn(async move { source.run(consumer, handle, stats, stop_rx).await }))
+    };
     let served = runtime.block_on(async {
         let shutdown = shutdown_signal()?;
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -264,6 +344,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("the webhook server failed")
     });
+    if let Some(source) = source {
+        // What was read is made durable and committed before the pipeline stops.
+        stop_source.send_replace(true);
+        if let Err(error) = runtime.block_on(source) {
+            tracing::error!(%error, "the Kafka source failed");
+        }
+    }
     let flushed = pipeline
         .shutdown()
         .context("the final flush to Parquet failed; the WAL keeps the events for the next start");

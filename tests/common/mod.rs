@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+pub mod kafka;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_auditlens");
 
@@ -165,4 +167,52 @@ pub fn event_list(prefix: &str, n: usize) -> String {
         r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{{}},"items":[{}]}}"#,
         items.join(",")
     )
+}
+
+/// A rule raising an alert (Warning) for every exec into a kube-system pod.
+pub const EXEC_RULE: &str = "-- id: exec-kube-system
+-- title: Exec into a kube-system pod
+-- severity: Warning
+-- mitre: T1609
+-- level: Metadata
+-- mode: event
+-- output: {user_name} exec'd into kube-system/{object_name}
+-- description: An exec session in a kube-system pod.
+SELECT cluster, audit_id, stage_at AS time, user_name, object_name
+FROM events
+WHERE object_subresource = 'exec' AND object_namespace = 'kube-system'
+";
+
+pub fn exec_event(id: &str) -> String {
+    exec_event_by(id, "mallory")
+}
+
+/// An `EventList` of one exec into `kube-system/coredns-1` by `user`, audit ID `id`.
+pub fn exec_event_by(id: &str, user: &str) -> String {
+    format!(
+        r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"{id}","stage":"ResponseStarted","requestURI":"/api/v1/namespaces/kube-system/pods/coredns-1/exec?command=sh","verb":"create","user":{{"username":"{user}","groups":["system:authenticated"]}},"sourceIPs":["203.0.113.9"],"objectRef":{{"resource":"pods","namespace":"kube-system","name":"coredns-1","subresource":"exec","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":101}},"requestReceivedTimestamp":"2026-11-30T10:00:00.000000Z","stageTimestamp":"2026-11-30T10:00:00.100000Z"}}]}}"#
+    )
+}
+
+pub fn rules_dir(root: &Path) -> String {
+    let dir = root.join("rules");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("exec-kube-system.sql"), EXEC_RULE).unwrap();
+    dir.display().to_string()
+}
+
+pub fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+pub async fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

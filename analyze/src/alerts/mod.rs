@@ -1,13 +1,14 @@
 //! Alerts after the engine: the durable alert log every alert is written to before any sink
-//! sees it, the sinks that read it (stdout, rotating file, HTTP webhook; Kafka plugs into the
-//! same [`sink::Sink`] trait), and the `alerts` table over the log.
+//! sees it, the sinks that read it (stdout, rotating file, HTTP webhook, Kafka), and the
+//! `alerts` table over the log.
 //!
 //! - [`log`]: the append-only, fsynced alert log and the per-sink cursors into it;
 //! - [`sink`]: the delivery loop (cursor, retries, dead letters) and the [`sink::Sink`] trait;
-//! - [`stdout`], [`file`], [`webhook`]: the sinks;
+//! - [`stdout`], [`file`], [`webhook`], [`kafka`]: the sinks;
 //! - [`table`]: the `alerts` table.
 
 pub mod file;
+pub mod kafka;
 pub mod log;
 pub mod sink;
 pub mod stdout;

@@ -27,6 +27,10 @@ pub enum SinkError {
     /// Retrying cannot help (the receiver refuses these alerts).
     #[error("{0}")]
     Permanent(String),
+    /// Some alerts were refused for good (index into the alerts handed over, and why); all the
+    /// others were delivered.
+    #[error("{} alert(s) refused", .0.len())]
+    Refused(Vec<(usize, String)>),
 }
 
 /// Where alerts go.
@@ -38,8 +42,11 @@ pub trait Sink: Send {
     fn batch_size(&self) -> usize {
         DELIVERY_BATCH
     }
-    /// Delivers all of `alerts`, or fails for all of them.
+    /// Delivers all of `alerts`, or fails for all of them, or ([`SinkError::Refused`]) delivers
+    /// all but those it refuses for good.
     async fn deliver(&mut self, alerts: &[Alert]) -> Result<(), SinkError>;
+    /// Called once when delivery stops (shutdown): hand over anything still buffered.
+    async fn close(&mut self) {}
 }
 
 /// Counters of one sink.
@@ -92,6 +99,7 @@ pub async fn run_sink(
         if batch.is_empty() {
             runner.stats.pending.store(0, Ordering::Relaxed);
             if stopping {
+                runner.sink.close().await;
                 return;
             }
             tokio::select! {
@@ -124,22 +132,35 @@ pub async fn run_sink(
                 retry = FIRST_RETRY;
             }
             Err(SinkError::Permanent(reason)) => {
-                runner.stats.failures.fetch_add(1, Ordering::Relaxed);
-                runner
-                    .stats
-                    .dead_lettered
-                    .fetch_add(alerts.len() as u64, Ordering::Relaxed);
-                tracing::error!(sink = %name, alerts = alerts.len(), %reason, "the sink refused alerts; written to its dead-letter file");
-                if let Err(error) = dead_letter(&data_dir, &name, &alerts, &reason) {
-                    tracing::error!(sink = %name, %error, "cannot write the dead-letter file; will retry");
+                let refused: Vec<(&Alert, &str)> = alerts
+                    .iter()
+                    .map(|alert| (alert, reason.as_str()))
+                    .collect();
+                if !dead_letter_counted(&data_dir, &runner, &refused) {
                     wait(&mut stop, retry).await;
                     continue;
                 }
+            }
+            Err(SinkError::Refused(which)) => {
+                let refused: Vec<(&Alert, &str)> = which
+                    .iter()
+                    .filter_map(|(index, reason)| Some((alerts.get(*index)?, reason.as_str())))
+                    .collect();
+                if !dead_letter_counted(&data_dir, &runner, &refused) {
+                    wait(&mut stop, retry).await;
+                    continue;
+                }
+                runner.stats.delivered.fetch_add(
+                    alerts.len().saturating_sub(refused.len()) as u64,
+                    Ordering::Relaxed,
+                );
+                retry = FIRST_RETRY;
             }
             Err(SinkError::Transient(reason)) => {
                 runner.stats.failures.fetch_add(1, Ordering::Relaxed);
                 if stopping {
                     tracing::warn!(sink = %name, %reason, "the sink is unreachable at shutdown; its alerts stay in the log for the next start");
+                    runner.sink.close().await;
                     return;
                 }
                 tracing::warn!(sink = %name, %reason, retry_in_ms = retry.as_millis() as u64, "alert delivery failed; retrying");
@@ -153,6 +174,28 @@ pub async fn run_sink(
             tracing::error!(sink = %name, %error, "cannot save the sink's cursor; alerts may be delivered again after a restart");
         }
     }
+}
+
+/// Writes `refused` (alert, reason) to the sink's dead-letter file, counts and logs them;
+/// `false` when the file cannot be written (the alerts stay in the log and are tried again).
+fn dead_letter_counted(data_dir: &Path, runner: &SinkRunner, refused: &[(&Alert, &str)]) -> bool {
+    let name = runner.sink.name();
+    if refused.is_empty() {
+        return true;
+    }
+    if let Err(error) = dead_letter(data_dir, name, refused) {
+        tracing::error!(sink = %name, %error, "cannot write the dead-letter file; will retry");
+        return false;
+    }
+    runner.stats.failures.fetch_add(1, Ordering::Relaxed);
+    runner
+        .stats
+        .dead_lettered
+        .fetch_add(refused.len() as u64, Ordering::Relaxed);
+    for (alert, reason) in refused {
+        tracing::error!(sink = %name, rule = %alert.rule_id, uuid = %alert.uuid, %reason, "the sink refused an alert; written to its dead-letter file");
+    }
+    true
 }
 
 async fn wait(stop: &mut watch::Receiver<bool>, delay: Duration) {
@@ -170,7 +213,7 @@ pub fn dead_letter_path(data_dir: &Path, sink: &str) -> PathBuf {
         .join(format!("{sink}.jsonl"))
 }
 
-fn dead_letter(data_dir: &Path, sink: &str, alerts: &[Alert], reason: &str) -> std::io::Result<()> {
+fn dead_letter(data_dir: &Path, sink: &str, refused: &[(&Alert, &str)]) -> std::io::Result<()> {
     use std::io::Write;
     let path = dead_letter_path(data_dir, sink);
     if let Some(dir) = path.parent() {
@@ -181,7 +224,7 @@ fn dead_letter(data_dir: &Path, sink: &str, alerts: &[Alert], reason: &str) -> s
         .append(true)
         .open(&path)?;
     let mut text = Vec::new();
-    for alert in alerts {
+    for (alert, reason) in refused {
         serde_json::to_writer(
             &mut text,
             &serde_json::json!({"reason": reason, "alert": alert}),

@@ -20,7 +20,6 @@ use super::{AppState, RETRY_AFTER_SECS};
 use crate::decode::decode_body;
 use crate::pipeline::{Append, AppendRefused};
 use crate::stats::Stats;
-use crate::wal::record::RecordRef;
 
 /// `source` of events that came through the webhook.
 pub const SOURCE_WEBHOOK: &str = "webhook";
@@ -224,24 +223,14 @@ fn prepare(
             quarantined,
         });
     }
-    let raw: Vec<&str> = decoded.events.iter().map(|(_, raw)| *raw).collect();
-    let payload = RecordRef {
-        cluster: &cluster,
-        source: SOURCE_WEBHOOK,
-        received_at,
-        events: &raw,
-        quarantined: &decoded.quarantined,
-    }
-    .encode();
-    let events = decoded.events.into_iter().map(|(row, _)| row).collect();
     Ok(Prepared {
-        append: Some(Append {
-            payload,
+        append: Some(Append::new(
+            decoded,
+            SOURCE_WEBHOOK,
             cluster,
-            events,
-            quarantined: decoded.quarantined,
+            received_at,
             reply,
-        }),
+        )),
         accepted,
         quarantined,
     })

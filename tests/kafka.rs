@@ -1,0 +1,294 @@
+//! The Kafka alert sink against a real Kafka-protocol broker (tansu): messages with key and
+//! CloudEvents headers, per-sink priority, every alert delivered across a broker outage and a
+//! restart of `serve`, and alerts the producer refuses for good in the dead letters. The Kafka
+//! source: events consumed with a consumer group across a restart, none lost, none read twice.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use common::kafka::{produce, Broker, Reader, Received};
+use common::{event_list, exec_event, exec_event_by, http, query, rules_dir, wait_for, Server};
+
+const TOPIC: &str = "auditlens-alerts";
+
+/// The same execs, as an Informational alert: below the Kafka sink's minimum in one test.
+const SEEN_RULE: &str = "-- id: exec-seen
+-- title: Exec seen
+-- severity: Informational
+-- mitre: T1609
+-- level: Metadata
+-- mode: event
+-- output: {user_name} exec'd into {object_name}
+-- description: Any exec session.
+SELECT cluster, audit_id, stage_at AS time, user_name, object_name
+FROM events
+WHERE object_subresource = 'exec'
+";
+
+async fn post(server: &Server, body: String) {
+    let response = http()
+        .post(server.url("/v1/audit"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", server.log_text());
+}
+
+fn audit_id(message: &Received) -> String {
+    message.value["audit_ids"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn serve(data: &Path, rules: &str, broker: &Broker, extra: &[&str]) -> Server {
+    let bootstrap = broker.bootstrap();
+    let mut args = vec![
+        "--rules",
+        rules,
+        "--kafka-brokers",
+        bootstrap.as_str(),
+        "--alerts-topic",
+        TOPIC,
+    ];
+    args.extend_from_slice(extra);
+    Server::start(data, &args)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_kafka_with_key_and_cloudevents_headers() {
+    let broker = Broker::start();
+    broker.create_topic(TOPIC);
+    let root = tempfile::tempdir().unwrap();
+    let rules = rules_dir(root.path());
+    std::fs::write(Path::new(&rules).join("exec-seen.sql"), SEEN_RULE).unwrap();
+    let alerts_file = root.path().join("alerts.jsonl");
+    let server = serve(
+        &root.path().join("data"),
+        &rules,
+        &broker,
+        &[
+            "--alerts-kafka-min-priority",
+            "Notice",
+            "--alerts-file",
+            alerts_file.to_str().unwrap(),
+        ],
+    );
+    assert!(server.log_text().contains("Kafka alert sink ready"));
+    post(&server, exec_event("kafka-1")).await;
+    post(&server, exec_event("kafka-2")).await;
+
+    let reader = Reader::new(&broker.bootstrap(), "test", TOPIC);
+    let mut messages = reader.read(2, Duration::from_secs(60));
+    // Nothing else: the Informational alerts are below the Kafka sink's minimum.
+    messages.extend(reader.read(1, Duration::from_secs(3)));
+    assert_eq!(messages.len(), 2, "{messages:?}\n{}", server.log_text());
+    let mut ids: Vec<String> = messages.iter().map(audit_id).collect();
+    ids.sort();
+    assert_eq!(ids, ["kafka-1", "kafka-2"]);
+    for message in &messages {
+        let alert = &message.value;
+        assert_eq!(alert["rule_id"], "exec-kube-system");
+        assert_eq!(alert["priority"], "Warning");
+        assert_eq!(message.key.as_deref(), Some("default/exec-kube-system"));
+        assert_eq!(message.header("ce_specversion"), Some("1.0"));
+        assert_eq!(message.header("ce_id"), alert["uuid"].as_str());
+        assert_eq!(message.header("ce_source"), Some("/clusters/default"));
+        assert_eq!(message.header("ce_type"), Some("io.auditlens.alert.v1"));
+        assert_eq!(message.header("ce_time"), alert["time"].as_str());
+        assert_eq!(message.header("ce_subject"), Some("exec-kube-system"));
+        assert_eq!(message.header("content-type"), Some("application/json"));
+    }
+    // The file sink, at the default minimum, has the Informational ones too.
+    let lines = wait_for("the file sink", || {
+        let text = std::fs::read_to_string(&alerts_file).unwrap_or_default();
+        (text.lines().count() >= 4).then_some(text)
+    })
+    .await;
+
+    assert_eq!(lines.matches("\"exec-seen\"").count(), 2, "{lines}");
+    server.terminate_cleanly();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_alert_is_delivered_across_a_broker_outage_and_a_restart() {
+    let mut broker = Broker::start();
+    broker.create_topic(TOPIC);
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let rules = rules_dir(root.path());
+    // Deliveries to a stopped broker fail after 2 s instead of 30 s.
+    let quick = ["--kafka-property", "message.timeout.ms=2000"];
+    let server = serve(&data, &rules, &broker, &quick);
+    post(&server, exec_event("before-outage")).await;
+    let before = Reader::new(&broker.bootstrap(), "before", TOPIC).read(1, Duration::from_secs(60));
+    assert_eq!(before.len(), 1, "{}", server.log_text());
+
+    // Kafka goes away; alerts keep coming, and serve is restarted meanwhile.
+    broker.stop();
+    let during = ["during-outage-1", "during-outage-2", "during-outage-3"];
+    for id in during {
+        post(&server, exec_event(id)).await;
+    }
+    wait_for("a failed delivery", || {
+        server
+            .log_text()
+            .contains("alert delivery failed; retrying")
+            .then_some(())
+    })
+    .await;
+    server.terminate_cleanly();
+    let server = serve(&data, &rules, &broker, &quick);
+    post(&server, exec_event("during-outage-4")).await;
+
+    // Kafka is back (empty: the test broker keeps messages in memory only).
+    broker.restart();
+    broker.create_topic(TOPIC);
+    let reader = Reader::new(&broker.bootstrap(), "after", TOPIC);
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let expected = [
+        "during-outage-1",
+        "during-outage-2",
+        "during-outage-3",
+        "during-outage-4",
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while expected.iter().any(|id| !seen.contains_key(*id)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alerts missing after the outage: {seen:?}\n{}",
+            server.log_text()
+        );
+        for message in reader.read(16, Duration::from_secs(2)) {
+            *seen.entry(audit_id(&message)).or_default() += 1;
+        }
+    }
+    // At least once: whatever reached Kafka twice is counted, nothing is missing.
+    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    eprintln!("after the outage: {seen:?}, {duplicates} duplicate(s)");
+    assert!(
+        seen.keys().all(|id| expected.contains(&id.as_str())),
+        "{seen:?}"
+    );
+    server.terminate_cleanly();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_kafka_cannot_take_goes_to_the_dead_letters() {
+    let broker = Broker::start();
+    broker.create_topic(TOPIC);
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let rules = rules_dir(root.path());
+    // Messages above 1,000 bytes are refused by the producer: retrying cannot help.
+    let server = serve(
+        &data,
+        &rules,
+        &broker,
+        &["--kafka-property", "message.max.bytes=1000"],
+    );
+    let long_name = format!("user-{}", "x".repeat(1500));
+    post(&server, exec_event_by("too-large", &long_name)).await;
+    post(&server, exec_event("fits")).await;
+
+    let messages = Reader::new(&broker.bootstrap(), "test", TOPIC).read(1, Duration::from_secs(60));
+    assert_eq!(messages.len(), 1, "{}", server.log_text());
+    assert_eq!(audit_id(&messages[0]), "fits");
+    let dead_letters = data.join("alerts").join("dead-letter").join("kafka.jsonl");
+    let text = wait_for("the dead-letter file", || {
+        std::fs::read_to_string(&dead_letters).ok()
+    })
+    .await;
+    let entry: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["alert"]["audit_ids"][0], "too-large");
+    let reason = entry["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(TOPIC) && reason.contains("too large"),
+        "{reason}"
+    );
+    assert!(server
+        .log_text()
+        .contains("the sink refused an alert; written to its dead-letter file"));
+    server.terminate_cleanly();
+}
+
+/// Stored events: (count, distinct audit ids) of `cluster`.
+fn stored(data: &Path, cluster: &str) -> (i64, i64) {
+    let rows = query(
+        data,
+        &format!(
+            "SELECT count(*) AS n, count(DISTINCT audit_id) AS ids FROM events WHERE cluster = '{cluster}'"
+        ),
+    );
+    (
+        rows[0]["n"].as_i64().unwrap_or(0),
+        rows[0]["ids"].as_i64().unwrap_or(0),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kafka_source_loses_nothing_and_rereads_nothing_across_a_restart() {
+    const EVENTS: &str = "audit-events";
+    let broker = Broker::start();
+    broker.create_topic(EVENTS);
+    let bootstrap = broker.bootstrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let args = [
+        "--kafka-brokers",
+        bootstrap.as_str(),
+        "--source-topics",
+        EVENTS,
+        "--source-group",
+        "auditlens-test",
+        "--flush-max-age-ms",
+        "200",
+    ];
+    // An EventList of 3, a single Event, and a message that is not audit events.
+    let single = exec_event("single-1");
+    let single =
+        serde_json::from_str::<serde_json::Value>(&single).unwrap()["items"][0].to_string();
+    let first = event_list("first", 3);
+    produce(
+        &bootstrap,
+        EVENTS,
+        &[
+            ("prod-eu", first.as_str()),
+            ("prod-eu", single.as_str()),
+            ("prod-eu", "this is not JSON"),
+        ],
+    );
+    let server = Server::start(&data, &args);
+    wait_for("the first events in Parquet", || {
+        (stored(&data, "prod-eu") == (4, 4)).then_some(())
+    })
+    .await;
+    let quarantined = query(&data, "SELECT source, location, reason FROM quarantine");
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    let location = quarantined[0]["location"].as_str().unwrap();
+    assert!(
+        location.starts_with("audit-events/") && location.ends_with("@2"),
+        "{location}"
+    );
+    assert_eq!(quarantined[0]["source"], "kafka");
+    server.terminate_cleanly();
+
+    // While auditlens is down, more events arrive; after the restart they are read, and the
+    // committed ones are not read again.
+    let second = event_list("second", 2);
+    produce(&bootstrap, EVENTS, &[("prod-eu", second.as_str())]);
+    let server = Server::start(&data, &args);
+    wait_for("the second events in Parquet", || {
+        (stored(&data, "prod-eu").0 >= 6).then_some(())
+    })
+    .await;
+    // Give a re-read the time to show up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    server.terminate_cleanly();
+    assert_eq!(stored(&data, "prod-eu"), (6, 6));
+    assert_eq!(query(&data, "SELECT 1 FROM quarantine").len(), 1);
+}
