@@ -2,6 +2,7 @@
 //! CloudEvents headers, per-sink priority, every alert delivered across a broker outage and a
 //! restart of `serve`, and alerts the producer refuses for good in the dead letters. The Kafka
 //! source: events consumed with a consumer group across a restart, none lost, none read twice.
+//! The scale-out path: `--role ingest` webhook → topic → `--role writer` → Parquet.
 
 mod common;
 
@@ -291,4 +292,103 @@ async fn the_kafka_source_loses_nothing_and_rereads_nothing_across_a_restart() {
     server.terminate_cleanly();
     assert_eq!(stored(&data, "prod-eu"), (6, 6));
     assert_eq!(query(&data, "SELECT 1 FROM quarantine").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_flow_from_the_ingest_role_through_kafka_to_the_writer_role() {
+    const EVENTS: &str = "events";
+    let mut broker = Broker::start();
+    broker.create_topic(EVENTS);
+    let bootstrap = broker.bootstrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let ingest_args = [
+        "--role",
+        "ingest",
+        "--kafka-brokers",
+        bootstrap.as_str(),
+        "--events-topic",
+        EVENTS,
+        "--kafka-property",
+        "message.timeout.ms=2000",
+    ];
+    let ingest = Server::start(&root.path().join("unused"), &ingest_args);
+    let body = event_list("scale", 50);
+    let response = http()
+        .post(ingest.url("/v1/audit?cluster=prod-us"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", ingest.log_text());
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["accepted"], 50);
+    // Nothing on the ingest replica's disk.
+    assert!(!root.path().join("unused").join("events").exists());
+
+    let writer_args = [
+        "--role",
+        "writer",
+        "--kafka-brokers",
+        bootstrap.as_str(),
+        "--source-topics",
+        EVENTS,
+        "--flush-max-age-ms",
+        "300",
+    ];
+    let ready = "writing Kafka topics to Parquet";
+    let writer = Server::start_until(&data, &writer_args, ready);
+    wait_for("the events in Parquet", || {
+        (stored(&data, "prod-us") == (50, 50)).then_some(())
+    })
+    .await;
+    // Files are named after the offsets they hold.
+    let mut names = Vec::new();
+    for entry in walk(&data.join("events")) {
+        names.push(entry.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    assert!(!names.is_empty());
+    for name in &names {
+        let stem = name.strip_suffix(".parquet").expect(name);
+        let parts: Vec<&str> = stem.rsplitn(4, '-').collect();
+        assert_eq!(parts.len(), 4, "{name}");
+        assert_eq!(parts[3], EVENTS, "{name}");
+        let (first, last): (i64, i64) = (parts[1].parse().unwrap(), parts[0].parse().unwrap());
+        assert!(first <= last, "{name}");
+    }
+    writer.terminate_cleanly();
+
+    // A restarted writer reads nothing again: its offsets were committed with the files.
+    let writer = Server::start_until(&data, &writer_args, ready);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    writer.terminate_cleanly();
+    assert_eq!(stored(&data, "prod-us"), (50, 50));
+
+    // Without Kafka, the ingest role does not answer 200.
+    broker.stop();
+    let response = http()
+        .post(ingest.url("/v1/audit?cluster=prod-us"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503, "{}", ingest.log_text());
+    ingest.terminate_cleanly();
+}
+
+/// Every `.parquet` file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            found.push(path);
+        }
+    }
+    found
 }

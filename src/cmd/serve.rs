@@ -10,9 +10,11 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use ingest::batcher::{self, BatchLimits};
 use ingest::kafka::KafkaSource;
+use ingest::kafka::{writer, Forwarder};
 use ingest::pipeline::{Pipeline, PipelineConfig};
-use ingest::server::{self, auth::TokenMap, tls, ServerConfig};
+use ingest::server::{self, auth::TokenMap, tls, Durable, ServerConfig};
 use ingest::stats::Stats;
+use ingest::store::{FileOptions, Store};
 
 use analyze::alerts::file::{self, FileSink};
 use analyze::alerts::kafka::KafkaSink;
@@ -79,6 +81,18 @@ pub struct ServeArgs {
     pub alerts: AlertArgs,
     #[command(flatten)]
     pub kafka: KafkaArgs,
+    /// What this process does: `all` (webhook, WAL, Parquet, detection, alerts); `ingest` (a
+    /// stateless webhook that produces accepted events to --events-topic and answers 200 once
+    /// Kafka acknowledged them); `writer` (a consumer group turning --source-topics into Parquet
+    /// under --data-dir, committing offsets once the files are stored).
+    #[arg(long, value_enum, default_value = "all", env = "AUDITLENS_ROLE")]
+    pub role: Role,
+    /// `--role ingest`: the topic accepted events go to (key: cluster).
+    #[arg(long, env = "AUDITLENS_EVENTS_TOPIC")]
+    pub events_topic: Option<String>,
+    /// `--role ingest`: largest message produced; a request's events are split over several.
+    #[arg(long, default_value_t = ingest::kafka::DEFAULT_FORWARD_MESSAGE_BYTES, env = "AUDITLENS_EVENTS_MESSAGE_MAX_BYTES")]
+    pub events_message_max_bytes: usize,
     /// Also consume audit events (one Event or EventList per message) from these Kafka topics.
     #[arg(
         long,
@@ -90,6 +104,13 @@ pub struct ServeArgs {
     /// Consumer group of the Kafka source: replicas in one group share the partitions.
     #[arg(long, default_value = "auditlens", env = "AUDITLENS_SOURCE_GROUP")]
     pub source_group: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    All,
+    Ingest,
+    Writer,
 }
 
 /// Where alerts go. Every alert is first written to the alert log under the data directory
@@ -264,8 +285,127 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
+/// Listens on `--listen` and serves the webhook until SIGINT/SIGTERM.
+fn listen_and_serve(
+    runtime: &tokio::runtime::Runtime,
+    listen: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    server_config: ServerConfig,
+    durable: Durable,
+    stats: Arc<Stats>,
+    destination: &str,
+) -> anyhow::Result<()> {
+    runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let address = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%address, scheme, destination, "listening");
+        server::serve(listener, tls, server_config, durable, stats, shutdown)
+            .await
+            .context("the webhook server failed")
+    })
+}
+
+/// `--role ingest`: the webhook in front of a Kafka topic; nothing on local disk.
+fn run_ingest_role(args: ServeArgs, config: Validated) -> anyhow::Result<ExitCode> {
+    let Some(topic) = args.events_topic.as_deref() else {
+        bail!("--role ingest needs --events-topic (and --kafka-brokers)");
+    };
+    let client = args.kafka.client_config()?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let forwarder = {
+        let _entered = runtime.enter();
+        Forwarder::new(&client, topic, args.events_message_max_bytes)
+            .context("cannot create the Kafka producer")?
+    };
+    let stats = Arc::new(Stats::default());
+    let served = listen_and_serve(
+        &runtime,
+        args.listen,
+        config.tls,
+        config.server,
+        Durable::Kafka(forwarder.clone()),
+        stats.clone(),
+        &format!("kafka topic {topic}"),
+    );
+    forwarder.flush(Duration::from_secs(10));
+    let totals = stats.snapshot();
+    tracing::info!(
+        accepted = totals.events_accepted,
+        quarantined = totals.events_quarantined,
+        bad_requests = totals.requests_bad_body,
+        overloaded = totals.requests_overloaded,
+        unavailable = totals.requests_unavailable,
+        "stopped"
+    );
+    served?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--role writer`: Kafka to Parquet, until SIGINT/SIGTERM.
+fn run_writer_role(args: ServeArgs, config: Validated) -> anyhow::Result<ExitCode> {
+    if args.source_topics.is_empty() {
+        bail!("--role writer needs --source-topics (and --kafka-brokers)");
+    }
+    let data_dir = args.data.data_dir.display().to_string();
+    let store = Store::open(&args.data.data_dir, FileOptions::default())
+        .with_context(|| format!("cannot open the data directory {data_dir}"))?;
+    let source = KafkaSource {
+        client: args.kafka.client_config()?,
+        topics: args.source_topics.clone(),
+        group: args.source_group.clone(),
+        default_cluster: args.cluster.clone(),
+        max_message_bytes: args.max_body_bytes,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let consumer = {
+        let _entered = runtime.enter();
+        source.consumer().context("--source-topics")?
+    };
+    let stats = Arc::new(Stats::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tracing::info!(topics = ?source.topics, group = %source.group, data_dir, "writing Kafka topics to Parquet");
+    runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
+        let writer = writer::run(
+            &source,
+            consumer,
+            Arc::new(store),
+            config.pipeline.limits,
+            stats.clone(),
+            stopped,
+        );
+        tokio::pin!(writer);
+        tokio::select! {
+            _ = &mut writer => {}
+            _ = shutdown => {
+                stop.send_replace(true);
+                writer.await;
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    let totals = stats.snapshot();
+    tracing::info!(
+        accepted = totals.events_accepted,
+        quarantined = totals.events_quarantined,
+        written = totals.events_written,
+        files = totals.files_written,
+        "stopped"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = validate(&args)?;
+    match args.role {
+        Role::Ingest => return run_ingest_role(args, config),
+        Role::Writer => return run_writer_role(args, config),
+        Role::All => {}
+    }
     let stats = Arc::new(Stats::default());
     let data_dir = args.data.data_dir.display().to_string();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -321,29 +461,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let (handle, stats) = (pipeline.handle(), stats.clone());
         Some(runtime.spawn(async move { source.run(consumer, handle, stats, stop_rx).await }))
     };
-    let served = runtime.block_on(async {
-        let shutdown = shutdown_signal()?;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let address = listener.local_addr()?;
-        let scheme = if config.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        tracing::info!(%address, scheme, data_dir, "listening");
-        server::serve(
-            listener,
-            config.tls,
-            config.server,
-            pipeline.handle(),
-            stats.clone(),
-            shutdown,
-        )
-        .await
-        .context("the webhook server failed")
-    });
+    let served = listen_and_serve(
+        &runtime,
+        args.listen,
+        config.tls,
+        config.server,
+        Durable::Wal(pipeline.handle()),
+        stats.clone(),
+        &data_dir,
+    );
     if let Some(source) = source {
         // What was read is made durable and committed before the pipeline stops.
         stop_source.send_replace(true);

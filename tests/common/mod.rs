@@ -26,6 +26,12 @@ impl Server {
     /// Starts `serve` on a free loopback port with `args` added; waits until it listens.
     /// Without `--rules` in `args`, detection is off (tests of the webhook and store).
     pub fn start(data_dir: &Path, args: &[&str]) -> Server {
+        Server::start_until(data_dir, args, "listening")
+    }
+
+    /// [`Server::start`], ready once it logged `ready` (a role without a listener has no
+    /// address: `addr` is then unspecified).
+    pub fn start_until(data_dir: &Path, args: &[&str], ready: &str) -> Server {
         let detection: &[&str] = if args.contains(&"--rules") {
             &[]
         } else {
@@ -53,12 +59,13 @@ impl Server {
         let (tx, rx) = mpsc::channel();
         {
             let log = log.clone();
+            let ready = ready.to_string();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                     if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) {
-                        if value["message"] == "listening" {
-                            let _ =
-                                tx.send(value["address"].as_str().unwrap_or_default().to_string());
+                        if value["message"] == ready.as_str() {
+                            let address = value["address"].as_str().unwrap_or("0.0.0.0:0");
+                            let _ = tx.send(address.to_string());
                         }
                     }
                     log.lock().unwrap().push(line);

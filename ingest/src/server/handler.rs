@@ -16,8 +16,9 @@ use tokio::sync::oneshot;
 
 use super::auth::{bearer_token, validate_cluster};
 use super::tls::Peer;
-use super::{AppState, RETRY_AFTER_SECS};
+use super::{AppState, Durable, RETRY_AFTER_SECS};
 use crate::decode::decode_body;
+use crate::kafka::ForwardError;
 use crate::pipeline::{Append, AppendRefused};
 use crate::stats::Stats;
 
@@ -190,11 +191,18 @@ enum DecodeFailure {
     TooLarge,
 }
 
-/// A decoded request, ready to append.
+/// A decoded request, ready to make durable.
 struct Prepared {
-    append: Option<Append>,
+    work: Option<Work>,
     accepted: usize,
     quarantined: usize,
+}
+
+/// What makes a request durable.
+enum Work {
+    Append(Append),
+    /// Messages for the Kafka topic.
+    Forward(Vec<Vec<u8>>),
 }
 
 fn prepare(
@@ -202,6 +210,7 @@ fn prepare(
     gzip: bool,
     limit: usize,
     cluster: String,
+    durable: &Durable,
     reply: oneshot::Sender<Result<(), crate::pipeline::StorageFailed>>,
 ) -> Result<Prepared, DecodeFailure> {
     let inflated;
@@ -218,19 +227,23 @@ fn prepare(
     let quarantined = decoded.quarantined.len();
     if accepted + quarantined == 0 {
         return Ok(Prepared {
-            append: None,
+            work: None,
             accepted,
             quarantined,
         });
     }
-    Ok(Prepared {
-        append: Some(Append::new(
+    let work = match durable {
+        Durable::Wal(_) => Work::Append(Append::new(
             decoded,
             SOURCE_WEBHOOK,
             cluster,
             received_at,
             reply,
         )),
+        Durable::Kafka(forwarder) => Work::Forward(forwarder.messages(&decoded)),
+    };
+    Ok(Prepared {
+        work: Some(work),
         accepted,
         quarantined,
     })
@@ -254,14 +267,18 @@ async fn handle(
     let body = read_body(state, body).await?;
     let limit = state.config.max_body_bytes;
     let (reply, durable) = oneshot::channel();
-    let prepared = tokio::task::spawn_blocking(move || prepare(body, gzip, limit, cluster, reply))
-        .await
-        .map_err(|_| {
-            Refusal::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "decoding the request failed unexpectedly",
-            )
-        })?;
+    let destination = state.durable.clone();
+    let for_prepare = cluster.clone();
+    let prepared = tokio::task::spawn_blocking(move || {
+        prepare(body, gzip, limit, for_prepare, &destination, reply)
+    })
+    .await
+    .map_err(|_| {
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "decoding the request failed unexpectedly",
+        )
+    })?;
     let prepared = match prepared {
         Ok(prepared) => prepared,
         Err(DecodeFailure::TooLarge) => return Err(too_large(state)),
@@ -270,23 +287,42 @@ async fn handle(
             return Err(Refusal::new(StatusCode::BAD_REQUEST, message));
         }
     };
-    if let Some(append) = prepared.append {
-        match state.pipeline.try_append(append) {
-            Ok(()) => {}
-            Err(AppendRefused::Full) => {
-                return Err(overloaded(state, "the write-ahead log is behind"))
+    match (prepared.work, &state.durable) {
+        (None, _) => {}
+        (Some(Work::Append(append)), Durable::Wal(pipeline)) => {
+            match pipeline.try_append(append) {
+                Ok(()) => {}
+                Err(AppendRefused::Full) => {
+                    return Err(overloaded(state, "the write-ahead log is behind"))
+                }
+                Err(AppendRefused::Closed) => {
+                    return Err(unavailable(
+                        state,
+                        "the write-ahead log is not accepting writes",
+                    ))
+                }
             }
-            Err(AppendRefused::Closed) => {
-                return Err(unavailable(
-                    state,
-                    "the write-ahead log is not accepting writes",
-                ))
+            match durable.await {
+                Ok(Ok(())) => {}
+                Ok(Err(failed)) => return Err(unavailable(state, failed.to_string())),
+                Err(_) => return Err(unavailable(state, "the write-ahead log stopped")),
             }
         }
-        match durable.await {
-            Ok(Ok(())) => {}
-            Ok(Err(failed)) => return Err(unavailable(state, failed.to_string())),
-            Err(_) => return Err(unavailable(state, "the write-ahead log stopped")),
+        (Some(Work::Forward(messages)), Durable::Kafka(forwarder)) => {
+            match forwarder.send(&cluster, messages).await {
+                Ok(()) => {}
+                Err(ForwardError::Full) => return Err(overloaded(state, "Kafka is behind")),
+                Err(error @ ForwardError::Failed(_)) => {
+                    tracing::warn!(%error, "events not forwarded to Kafka");
+                    return Err(unavailable(state, error.to_string()));
+                }
+            }
+        }
+        (Some(_), _) => {
+            return Err(Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "request prepared for another destination",
+            ))
         }
     }
     Stats::add(&state.stats.events_accepted, prepared.accepted as u64);
@@ -329,8 +365,10 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     if state.shutting_down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
-    if !state.pipeline.is_healthy() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "write-ahead log failed").into_response();
+    if let Durable::Wal(pipeline) = &state.durable {
+        if !pipeline.is_healthy() {
+            return (StatusCode::SERVICE_UNAVAILABLE, "write-ahead log failed").into_response();
+        }
     }
     "ok".into_response()
 }
@@ -365,7 +403,7 @@ mod tests {
         let pipeline = Pipeline::start(PipelineConfig::new(data.path()), stats.clone()).unwrap();
         let state = AppState {
             config: ServerConfig::default(),
-            pipeline: pipeline.handle(),
+            durable: Durable::Wal(pipeline.handle()),
             stats: stats.clone(),
             in_flight: Arc::new(Semaphore::new(4)),
             shutting_down: AtomicBool::new(false),

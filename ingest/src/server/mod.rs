@@ -63,9 +63,18 @@ impl Default for ServerConfig {
 }
 
 /// What every request handler shares.
+/// Where accepted requests are made durable before the 200.
+#[derive(Clone)]
+pub enum Durable {
+    /// The local write-ahead log (`serve`, `--role all`).
+    Wal(PipelineHandle),
+    /// A Kafka topic (`--role ingest`).
+    Kafka(crate::kafka::Forwarder),
+}
+
 pub struct AppState {
     config: ServerConfig,
-    pipeline: PipelineHandle,
+    durable: Durable,
     stats: Arc<Stats>,
     in_flight: Arc<Semaphore>,
     shutting_down: AtomicBool,
@@ -94,14 +103,14 @@ pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     config: ServerConfig,
-    pipeline: PipelineHandle,
+    durable: Durable,
     stats: Arc<Stats>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = Arc::new(AppState {
         in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
         config,
-        pipeline,
+        durable,
         stats,
         shutting_down: AtomicBool::new(false),
     });

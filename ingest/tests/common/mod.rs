@@ -46,7 +46,7 @@ impl TestServer {
             listener,
             tls,
             config,
-            pipeline.handle(),
+            auditlens_ingest::server::Durable::Wal(pipeline.handle()),
             stats.clone(),
             async {
                 let _ = stopped.await;

@@ -2,6 +2,9 @@
 //! one `EventList` (JSON) per message, as Vector, Fluent Bit or another auditlens publish them.
 //! A message's offset is stored for commit only once its events are in the WAL; a message that
 //! is not audit events is quarantined with its topic, partition and offset, and consuming goes on.
+//! [`Forwarder`] is the other direction: the webhook's requests produced to a topic.
+
+pub mod writer;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -9,7 +12,9 @@ use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use schemas::QuarantineRow;
 use tokio::sync::{oneshot, watch};
 
@@ -124,7 +129,7 @@ impl KafkaSource {
         }
         if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
             // Nothing stored since the last commit is fine; other errors mean a re-read.
-            if error.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::NoOffset) {
+            if error.rdkafka_error_code() != Some(RDKafkaErrorCode::NoOffset) {
                 tracing::warn!(%error, "Kafka source: final commit failed; some messages will be read again");
             }
         }
@@ -144,12 +149,7 @@ impl KafkaSource {
             message.offset(),
         );
         let location = format!("{topic}/{partition}@{offset}");
-        let cluster = message
-            .key()
-            .and_then(|key| std::str::from_utf8(key).ok())
-            .filter(|key| validate_cluster(key).is_ok())
-            .unwrap_or(&self.default_cluster)
-            .to_string();
+        let cluster = self.cluster_of(message);
         let payload = message.payload().unwrap_or_default();
         let received_at = chrono::Utc::now().timestamp_micros();
         let decoded = self.decode(payload, &location, received_at);
@@ -179,8 +179,18 @@ impl KafkaSource {
         })
     }
 
+    /// The cluster a message's key names, else the default.
+    pub fn cluster_of(&self, message: &BorrowedMessage<'_>) -> String {
+        message
+            .key()
+            .and_then(|key| std::str::from_utf8(key).ok())
+            .filter(|key| validate_cluster(key).is_ok())
+            .unwrap_or(&self.default_cluster)
+            .to_string()
+    }
+
     /// The message's events; the whole message is quarantined when it is not audit events.
-    fn decode<'a>(&self, payload: &'a [u8], location: &str, received_at: i64) -> Decoded<'a> {
+    pub fn decode<'a>(&self, payload: &'a [u8], location: &str, received_at: i64) -> Decoded<'a> {
         let quarantine = |reason: String, raw: &[u8]| {
             let mut decoded = Decoded::default();
             decoded.quarantined.push(QuarantineRow {
@@ -247,4 +257,130 @@ async fn wait_first(in_flight: &mut VecDeque<InFlight>) -> Option<Done> {
         .await
         .unwrap_or_else(|_| Err(StorageFailed("the pipeline stopped".into())));
     in_flight.pop_front().map(|flight| (flight, outcome))
+}
+
+/// `serve --role ingest`: accepted requests go to a Kafka topic instead of the local WAL. Each
+/// request's events (and the inputs that failed to decode, for the writers to quarantine) are
+/// produced as `EventList` messages keyed by cluster, with `acks=all` and idempotence; the
+/// webhook answers 200 only once every message of the request was acknowledged.
+#[derive(Clone)]
+pub struct Forwarder {
+    producer: FutureProducer,
+    topic: Arc<str>,
+    max_message_bytes: usize,
+}
+
+/// Why a request was not forwarded.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// The producer's queue is full: Kafka is behind (429).
+    #[error("the Kafka producer's queue is full")]
+    Full,
+    /// Kafka did not acknowledge in time, or refused (503: the sender retries).
+    #[error("Kafka did not take the events: {0}")]
+    Failed(String),
+}
+
+/// Default largest message produced; Kafka's default `message.max.bytes` is 1 MiB.
+pub const DEFAULT_FORWARD_MESSAGE_BYTES: usize = 900 * 1024;
+
+impl Forwarder {
+    /// A producer on top of `client` for `topic`; `max_message_bytes` bounds each message (a
+    /// request's events are split over several messages when needed).
+    pub fn new(
+        client: &ClientConfig,
+        topic: &str,
+        max_message_bytes: usize,
+    ) -> Result<Forwarder, rdkafka::error::KafkaError> {
+        let mut config = client.clone();
+        config.set("enable.idempotence", "true").set("acks", "all");
+        for (key, value) in [
+            // Within kube-apiserver's patience: a slow Kafka is a 503 it retries, not a hang.
+            ("message.timeout.ms", "10000"),
+            ("linger.ms", "2"),
+            ("queue.buffering.max.kbytes", "262144"),
+        ] {
+            if config.get(key).is_none() {
+                config.set(key, value);
+            }
+        }
+        if config.get("message.max.bytes").is_none() {
+            // Room for the largest message plus the record batch's overhead.
+            config.set(
+                "message.max.bytes",
+                (max_message_bytes + 65_536).to_string(),
+            );
+        }
+        Ok(Forwarder {
+            producer: config.create()?,
+            topic: topic.into(),
+            max_message_bytes,
+        })
+    }
+
+    /// Produces `messages` keyed by `cluster` and waits for every delivery report.
+    pub async fn send(&self, cluster: &str, messages: Vec<Vec<u8>>) -> Result<(), ForwardError> {
+        let mut reports = Vec::with_capacity(messages.len());
+        for message in &messages {
+            let record = FutureRecord::to(&self.topic)
+                .key(cluster)
+                .payload(message.as_slice());
+            match self.producer.send_result(record) {
+                Ok(report) => reports.push(report),
+                Err((error, _)) => {
+                    return Err(
+                        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) {
+                            ForwardError::Full
+                        } else {
+                            ForwardError::Failed(error.to_string())
+                        },
+                    )
+                }
+            }
+        }
+        for report in reports {
+            match report.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((error, _))) => return Err(ForwardError::Failed(error.to_string())),
+                Err(_) => return Err(ForwardError::Failed("the producer stopped".into())),
+            }
+        }
+        Ok(())
+    }
+
+    /// The `EventList` messages carrying `decoded`'s events and quarantined inputs, each at
+    /// most `max_message_bytes` (an input larger than that travels alone).
+    pub fn messages(&self, decoded: &Decoded<'_>) -> Vec<Vec<u8>> {
+        const HEAD: &[u8] = br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":["#;
+        let items = decoded
+            .events
+            .iter()
+            .map(|(_, raw)| *raw)
+            .chain(decoded.quarantined.iter().map(|row| row.raw.as_str()));
+        let mut messages = Vec::new();
+        let mut current: Vec<u8> = HEAD.to_vec();
+        for item in items {
+            let fits = current.len() + item.len() + 3 <= self.max_message_bytes;
+            if current.len() > HEAD.len() && !fits {
+                current.extend_from_slice(b"]}");
+                messages.push(std::mem::replace(&mut current, HEAD.to_vec()));
+            }
+            if current.len() > HEAD.len() {
+                current.push(b',');
+            }
+            current.extend_from_slice(item.as_bytes());
+        }
+        if current.len() > HEAD.len() {
+            current.extend_from_slice(b"]}");
+            messages.push(current);
+        }
+        messages
+    }
+
+    /// Waits up to `timeout` for messages still queued (shutdown).
+    pub fn flush(&self, timeout: Duration) {
+        if let Err(error) = self.producer.flush(timeout) {
+            tracing::warn!(%error, "the Kafka producer did not flush");
+        }
+    }
 }
