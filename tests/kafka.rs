@@ -2,7 +2,8 @@
 //! CloudEvents headers, per-sink priority, every alert delivered across a broker outage and a
 //! restart of `serve`, and alerts the producer refuses for good in the dead letters. The Kafka
 //! source: events consumed with a consumer group across a restart, none lost, none read twice.
-//! The scale-out path: `--role ingest` webhook → topic → `--role writer` → Parquet.
+//! The scale-out path: `--role ingest` webhook → topic → `--role writer` → Parquet, and
+//! `--role detect` → alerts topic.
 
 mod common;
 
@@ -391,4 +392,63 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     found
+}
+
+/// The `events` count of the `stopped` line a detect role logged.
+fn events_consumed(log: &str) -> Option<u64> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line["message"] == "stopped")
+        .and_then(|line| line["events"].as_u64())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_detect_role_raises_alerts_from_a_topic_and_commits_what_it_checked() {
+    const EVENTS: &str = "audit-events";
+    let broker = Broker::start();
+    broker.create_topic(EVENTS);
+    broker.create_topic(TOPIC);
+    let bootstrap = broker.bootstrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let rules = rules_dir(root.path());
+    let first = exec_event("detect-1");
+    let second = exec_event("detect-2");
+    produce(
+        &bootstrap,
+        EVENTS,
+        &[("prod-eu", first.as_str()), ("prod-eu", second.as_str())],
+    );
+    let args = [
+        "--role",
+        "detect",
+        "--rules",
+        rules.as_str(),
+        "--kafka-brokers",
+        bootstrap.as_str(),
+        "--source-topics",
+        EVENTS,
+        "--alerts-topic",
+        TOPIC,
+    ];
+    let ready = "running the rules on Kafka topics";
+    let detect = Server::start_until(&data, &args, ready);
+    let reader = Reader::new(&bootstrap, "siem", TOPIC);
+    let alerts = reader.read(2, Duration::from_secs(60));
+    assert_eq!(alerts.len(), 2, "{}", detect.log_text());
+    for alert in &alerts {
+        assert_eq!(alert.value["cluster"], "prod-eu");
+        assert_eq!(alert.key.as_deref(), Some("prod-eu/exec-kube-system"));
+    }
+    let log = detect.log.clone();
+    detect.terminate_cleanly();
+    assert_eq!(events_consumed(&log.lock().unwrap().join("\n")), Some(2));
+
+    // Restarted, it reads nothing again: the offsets were committed.
+    let detect = Server::start_until(&data, &args, ready);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let log = detect.log.clone();
+    detect.terminate_cleanly();
+    assert_eq!(events_consumed(&log.lock().unwrap().join("\n")), Some(0));
+    assert!(reader.read(1, Duration::from_secs(2)).is_empty());
 }

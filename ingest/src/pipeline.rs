@@ -50,6 +50,9 @@ pub struct PipelineConfig {
 pub struct Tapped {
     pub cluster: String,
     pub events: SharedRows,
+    /// Answered once the event rules ran on these events and their alerts are in the outbox
+    /// (`--role detect` commits Kafka offsets then).
+    pub done: Option<oneshot::Sender<Result<(), StorageFailed>>>,
 }
 
 /// How long the WAL thread waits for a full detection queue before the events skip detection
@@ -74,6 +77,15 @@ impl Tap {
             stuck: Arc::new(AtomicBool::new(false)),
         }
     }
+
+    /// Queues `tapped` if there is room, else hands it back (never skips detection).
+    pub fn offer(&self, tapped: Tapped) -> Result<(), (AppendRefused, Box<Tapped>)> {
+        match self.tx.try_send(tapped) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(back)) => Err((AppendRefused::Full, Box::new(back))),
+            Err(TrySendError::Disconnected(back)) => Err((AppendRefused::Closed, Box::new(back))),
+        }
+    }
 }
 
 impl std::fmt::Debug for Tap {
@@ -92,6 +104,7 @@ impl Tap {
         let mut message = Tapped {
             cluster: cluster.to_string(),
             events: events.clone(),
+            done: None,
         };
         let deadline = if self.stuck.load(Ordering::Relaxed) {
             Instant::now()

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use ingest::batcher::{self, BatchLimits};
 use ingest::kafka::KafkaSource;
-use ingest::kafka::{writer, Forwarder};
+use ingest::kafka::{writer, Destination, Forwarder};
 use ingest::pipeline::{Pipeline, PipelineConfig};
 use ingest::server::{self, auth::TokenMap, tls, Durable, ServerConfig};
 use ingest::stats::Stats;
@@ -84,7 +84,8 @@ pub struct ServeArgs {
     /// What this process does: `all` (webhook, WAL, Parquet, detection, alerts); `ingest` (a
     /// stateless webhook that produces accepted events to --events-topic and answers 200 once
     /// Kafka acknowledged them); `writer` (a consumer group turning --source-topics into Parquet
-    /// under --data-dir, committing offsets once the files are stored).
+    /// under --data-dir, committing offsets once the files are stored); `detect` (a consumer
+    /// group running the rule pack on --source-topics, alerts to the sinks).
     #[arg(long, value_enum, default_value = "all", env = "AUDITLENS_ROLE")]
     pub role: Role,
     /// `--role ingest`: the topic accepted events go to (key: cluster).
@@ -111,6 +112,7 @@ pub enum Role {
     All,
     Ingest,
     Writer,
+    Detect,
 }
 
 /// Where alerts go. Every alert is first written to the alert log under the data directory
@@ -345,6 +347,84 @@ fn run_ingest_role(args: ServeArgs, config: Validated) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--role detect`: the rule pack over Kafka topics, until SIGINT/SIGTERM. Offsets are
+/// committed once the event rules ran on a message and their alerts are in the outbox.
+fn run_detect_role(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.source_topics.is_empty() {
+        bail!("--role detect needs --source-topics (and --kafka-brokers)");
+    }
+    if args.no_rules {
+        bail!("--role detect runs the rules: drop --no-rules");
+    }
+    let data_dir = args.data.data_dir.display().to_string();
+    std::fs::create_dir_all(&args.data.data_dir)
+        .with_context(|| format!("cannot create the data directory {data_dir}"))?;
+    let source = KafkaSource {
+        client: args.kafka.client_config()?,
+        topics: args.source_topics.clone(),
+        group: args.source_group.clone(),
+        default_cluster: args.cluster.clone(),
+        max_message_bytes: args.max_body_bytes,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let (tap, detection) = start_detection(&args, &runtime)?;
+    let consumer = {
+        let _entered = runtime.enter();
+        source.consumer().context("--source-topics")?
+    };
+    let stats = Arc::new(Stats::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tracing::info!(topics = ?source.topics, group = %source.group, "running the rules on Kafka topics");
+    runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
+        let consuming = source.run(consumer, Destination::Detect(tap), stats.clone(), stopped);
+        tokio::pin!(consuming);
+        tokio::select! {
+            _ = &mut consuming => {}
+            _ = shutdown => {
+                stop.send_replace(true);
+                consuming.await;
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    // The consumer dropped the last tap: detection publishes what is left and stops the sinks.
+    detection.join();
+    runtime.shutdown_timeout(Duration::from_secs(10));
+    let totals = stats.snapshot();
+    tracing::info!(
+        events = totals.events_accepted,
+        quarantined = totals.events_quarantined,
+        "stopped"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the rule pack and starts detection with the alert sinks.
+fn start_detection(
+    args: &ServeArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<(ingest::pipeline::Tap, live::Detection)> {
+    let pack = args.pack.load()?;
+    for error in &pack.errors {
+        tracing::error!(%error, "rule not loaded");
+    }
+    let options = EngineOptions {
+        hostname: live::hostname(),
+        ..pack.engine_options()
+    };
+    let sinks = args.alerts.sinks(&args.kafka, runtime)?;
+    let statuses = live::Statuses::default();
+    live::start(
+        pack.rules,
+        options,
+        &args.data.data_dir,
+        sinks,
+        runtime.handle().clone(),
+        statuses,
+    )
+}
+
 /// `--role writer`: Kafka to Parquet, until SIGINT/SIGTERM.
 fn run_writer_role(args: ServeArgs, config: Validated) -> anyhow::Result<ExitCode> {
     if args.source_topics.is_empty() {
@@ -404,6 +484,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     match args.role {
         Role::Ingest => return run_ingest_role(args, config),
         Role::Writer => return run_writer_role(args, config),
+        Role::Detect => return run_detect_role(args),
         Role::All => {}
     }
     let stats = Arc::new(Stats::default());
@@ -459,7 +540,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         };
         tracing::info!(topics = ?source.topics, group = %source.group, "consuming audit events from Kafka");
         let (handle, stats) = (pipeline.handle(), stats.clone());
-        Some(runtime.spawn(async move { source.run(consumer, handle, stats, stop_rx).await }))
+        let destination = Destination::Wal(handle);
+        Some(runtime.spawn(async move { source.run(consumer, destination, stats, stop_rx).await }))
     };
     let served = listen_and_serve(
         &runtime,

@@ -192,6 +192,10 @@ async fn run(
             order.sort_by_key(|(time, _, _)| *time);
             let batch = input_batch(order.iter().map(|(_, cluster, row)| (*cluster, *row)));
             drop(order);
+            let done: Vec<_> = pending
+                .iter_mut()
+                .filter_map(|tapped| tapped.done.take())
+                .collect();
             pending.clear();
             pending_rows = 0;
             first_pending = None;
@@ -210,6 +214,10 @@ async fn run(
                 Err(error) => {
                     tracing::error!(%error, "cannot build a detection batch; events skipped")
                 }
+            }
+            // The event rules ran and their alerts are in the outbox.
+            for done in done {
+                let _ = done.send(Ok(()));
             }
         }
         if closed {

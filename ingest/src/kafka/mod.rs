@@ -19,7 +19,7 @@ use schemas::QuarantineRow;
 use tokio::sync::{oneshot, watch};
 
 use crate::decode::{decode_body, Decoded};
-use crate::pipeline::{Append, AppendRefused, PipelineHandle, StorageFailed};
+use crate::pipeline::{Append, AppendRefused, PipelineHandle, StorageFailed, Tap, Tapped};
 use crate::server::auth::validate_cluster;
 use crate::stats::Stats;
 
@@ -54,6 +54,16 @@ pub enum SourceError {
         topics: Vec<String>,
         error: rdkafka::error::KafkaError,
     },
+}
+
+/// Where consumed events go.
+#[derive(Clone)]
+pub enum Destination {
+    /// The write-ahead log, then Parquet (and detection, when it runs): `serve`.
+    Wal(PipelineHandle),
+    /// The detection engine only (`--role detect`): a message counts as done once the event
+    /// rules ran on it and their alerts are in the outbox.
+    Detect(Tap),
 }
 
 /// A message handed to the WAL, waiting to become durable.
@@ -94,7 +104,7 @@ impl KafkaSource {
     pub async fn run(
         &self,
         consumer: StreamConsumer,
-        pipeline: PipelineHandle,
+        destination: Destination,
         stats: Arc<Stats>,
         mut stop: watch::Receiver<bool>,
     ) {
@@ -110,7 +120,7 @@ impl KafkaSource {
                 }
                 message = consumer.recv(), if in_flight.len() < IN_FLIGHT => {
                     match message {
-                        Ok(message) => match self.hand_over(&message, &pipeline, &mut stop).await {
+                        Ok(message) => match self.hand_over(&message, &destination, &mut stop).await {
                             Some(flight) => in_flight.push_back(flight),
                             None => closed = true,
                         },
@@ -140,7 +150,7 @@ impl KafkaSource {
     async fn hand_over(
         &self,
         message: &BorrowedMessage<'_>,
-        pipeline: &PipelineHandle,
+        destination: &Destination,
         stop: &mut watch::Receiver<bool>,
     ) -> Option<InFlight> {
         let (topic, partition, offset) = (
@@ -155,18 +165,24 @@ impl KafkaSource {
         let decoded = self.decode(payload, &location, received_at);
         let (accepted, quarantined) = (decoded.events.len(), decoded.quarantined.len());
         let (reply_tx, reply) = oneshot::channel();
-        let mut append = Append::new(decoded, SOURCE_KAFKA, cluster, received_at, reply_tx);
-        loop {
-            match pipeline.offer(append) {
-                Ok(()) => break,
-                Err((AppendRefused::Full, refused)) => {
-                    append = *refused;
-                    tokio::select! {
-                        _ = tokio::time::sleep(WAL_FULL_WAIT) => {}
-                        _ = stop.changed() => return None,
-                    }
+        match destination {
+            Destination::Wal(pipeline) => {
+                let append = Append::new(decoded, SOURCE_KAFKA, cluster, received_at, reply_tx);
+                offer_until_taken(append, |append| pipeline.offer(append), stop).await?;
+            }
+            Destination::Detect(tap) => {
+                if accepted == 0 {
+                    // Nothing for the rules: done at once.
+                    let _ = reply_tx.send(Ok(()));
+                } else {
+                    let events = decoded.events.into_iter().map(|(row, _)| row).collect();
+                    let tapped = Tapped {
+                        cluster,
+                        events: Arc::new(events),
+                        done: Some(reply_tx),
+                    };
+                    offer_until_taken(tapped, |tapped| tap.offer(tapped), stop).await?;
                 }
-                Err((AppendRefused::Closed, _)) => return None,
             }
         }
         Some(InFlight {
@@ -248,6 +264,28 @@ impl KafkaSource {
 }
 
 type Done = (InFlight, Result<(), StorageFailed>);
+
+/// Offers `item` until it is taken, waiting while the destination is full; `None` when it is
+/// closed or `stop` is set.
+async fn offer_until_taken<T>(
+    mut item: T,
+    offer: impl Fn(T) -> Result<(), (AppendRefused, Box<T>)>,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<()> {
+    loop {
+        match offer(item) {
+            Ok(()) => return Some(()),
+            Err((AppendRefused::Full, back)) => {
+                item = *back;
+                tokio::select! {
+                    _ = tokio::time::sleep(WAL_FULL_WAIT) => {}
+                    _ = stop.changed() => return None,
+                }
+            }
+            Err((AppendRefused::Closed, _)) => return None,
+        }
+    }
+}
 
 /// The oldest message in flight once the WAL answered it (in order: offsets are stored in the
 /// order messages were read). `None` when nothing is in flight.
