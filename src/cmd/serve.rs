@@ -359,15 +359,9 @@ fn run_detect_role(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let data_dir = args.data.data_dir.display().to_string();
     std::fs::create_dir_all(&args.data.data_dir)
         .with_context(|| format!("cannot create the data directory {data_dir}"))?;
-    let source = KafkaSource {
-        client: args.kafka.client_config()?,
-        topics: args.source_topics.clone(),
-        group: args.source_group.clone(),
-        default_cluster: args.cluster.clone(),
-        max_message_bytes: args.max_body_bytes,
-    };
+    let source = kafka_source(&args)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let (tap, detection) = start_detection(&args, &runtime)?;
+    let (tap, detection) = start_detection(&args, &runtime, live::Statuses::default())?;
     let consumer = {
         let _entered = runtime.enter();
         source.consumer().context("--source-topics")?
@@ -400,10 +394,22 @@ fn run_detect_role(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The Kafka source of `--source-topics`.
+fn kafka_source(args: &ServeArgs) -> anyhow::Result<KafkaSource> {
+    Ok(KafkaSource {
+        client: args.kafka.client_config()?,
+        topics: args.source_topics.clone(),
+        group: args.source_group.clone(),
+        default_cluster: args.cluster.clone(),
+        max_message_bytes: args.max_body_bytes,
+    })
+}
+
 /// Loads the rule pack and starts detection with the alert sinks.
 fn start_detection(
     args: &ServeArgs,
     runtime: &tokio::runtime::Runtime,
+    statuses: live::Statuses,
 ) -> anyhow::Result<(ingest::pipeline::Tap, live::Detection)> {
     let pack = args.pack.load()?;
     for error in &pack.errors {
@@ -414,7 +420,6 @@ fn start_detection(
         ..pack.engine_options()
     };
     let sinks = args.alerts.sinks(&args.kafka, runtime)?;
-    let statuses = live::Statuses::default();
     live::start(
         pack.rules,
         options,
@@ -433,13 +438,7 @@ fn run_writer_role(args: ServeArgs, config: Validated) -> anyhow::Result<ExitCod
     let data_dir = args.data.data_dir.display().to_string();
     let store = Store::open(&args.data.data_dir, FileOptions::default())
         .with_context(|| format!("cannot open the data directory {data_dir}"))?;
-    let source = KafkaSource {
-        client: args.kafka.client_config()?,
-        topics: args.source_topics.clone(),
-        group: args.source_group.clone(),
-        default_cluster: args.cluster.clone(),
-        max_message_bytes: args.max_body_bytes,
-    };
+    let source = kafka_source(&args)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let consumer = {
         let _entered = runtime.enter();
@@ -497,26 +496,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let detection = if args.no_rules || rules_missing {
         None
     } else {
-        let pack = args.pack.load()?;
-        for error in &pack.errors {
-            tracing::error!(%error, "rule not loaded");
-        }
-        let options = EngineOptions {
-            hostname: live::hostname(),
-            ..pack.engine_options()
-        };
         std::fs::create_dir_all(&args.data.data_dir)
             .with_context(|| format!("cannot create the data directory {data_dir}"))?;
-        let sinks = args.alerts.sinks(&args.kafka, &runtime)?;
         let statuses = live::Statuses::default();
-        let (tap, detection) = live::start(
-            pack.rules,
-            options,
-            &args.data.data_dir,
-            sinks,
-            runtime.handle().clone(),
-            statuses.clone(),
-        )?;
+        let (tap, detection) = start_detection(&args, &runtime, statuses.clone())?;
         config.pipeline.tap = Some(tap);
         config.server.extra_routes = Some(live::status_routes(statuses));
         Some(detection)
@@ -527,13 +510,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let source = if args.source_topics.is_empty() {
         None
     } else {
-        let source = KafkaSource {
-            client: args.kafka.client_config()?,
-            topics: args.source_topics.clone(),
-            group: args.source_group.clone(),
-            default_cluster: args.cluster.clone(),
-            max_message_bytes: args.max_body_bytes,
-        };
+        let source = kafka_source(&args)?;
         let consumer = {
             let _entered = runtime.enter();
             source.consumer().context("--source-topics")?
