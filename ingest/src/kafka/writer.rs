@@ -42,11 +42,14 @@ pub async fn run(
         .min(Duration::from_secs(1))
         .max(Duration::from_millis(50));
     let mut ticker = tokio::time::interval(tick);
+    // While a flush fails, nothing more is read: the buffers stay bounded and the broker keeps
+    // the messages.
+    let mut failing = false;
     while !*stop.borrow() {
         tokio::select! {
             _ = stop.changed() => {}
             _ = ticker.tick() => {}
-            message = consumer.recv() => match message {
+            message = consumer.recv(), if !failing => match message {
                 Ok(message) => {
                     let received_at = chrono::Utc::now().timestamp_micros();
                     let (topic, partition, offset) =
@@ -81,11 +84,13 @@ pub async fn run(
             .filter(|(_, p)| p.buffer.is_due(&limits, now))
             .map(|(key, _)| key.clone())
             .collect();
+        failing = false;
         for key in due {
             if let Some(done) = pending.remove(&key) {
                 if let Err(done) = flush(&consumer, &store, &stats, &key, done).await {
                     // Kept: tried again at the next tick, under the same name.
                     pending.insert(key, done);
+                    failing = true;
                 }
             }
         }
