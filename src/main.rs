@@ -3,6 +3,7 @@
 
 mod bench;
 mod cmd;
+mod coverage;
 mod detect;
 mod kafka;
 mod logging;

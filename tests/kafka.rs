@@ -3,7 +3,7 @@
 //! restart of `serve`, and alerts the producer refuses for good in the dead letters. The Kafka
 //! source: events consumed with a consumer group across a restart, none lost, none read twice.
 //! The scale-out path: `--role ingest` webhook → topic → `--role writer` → Parquet, and
-//! `--role detect` → alerts topic.
+//! `--role detect` → alerts topic; the writer role on S3-compatible storage (moto).
 
 mod common;
 
@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::kafka::{produce, Broker, Reader, Received};
+use common::s3::{parquet_objects, S3Server};
 use common::{event_list, exec_event, exec_event_by, http, query, rules_dir, wait_for, Server};
 
 const TOPIC: &str = "auditlens-alerts";
@@ -375,6 +376,175 @@ async fn events_flow_from_the_ingest_role_through_kafka_to_the_writer_role() {
         .unwrap();
     assert_eq!(response.status(), 503, "{}", ingest.log_text());
     ingest.terminate_cleanly();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_a_writer_left_unfinished_is_repeated_under_the_same_names() {
+    const EVENTS: &str = "events";
+    let broker = Broker::start();
+    broker.create_topic(EVENTS);
+    let bootstrap = broker.bootstrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    // What a writer that stored offsets 0..=2 of a partition and died before committing leaves
+    // behind (the test does not know which partition the key lands on: all of them).
+    let state = data.join("wal");
+    std::fs::create_dir_all(&state).unwrap();
+    for partition in 0..3 {
+        std::fs::write(
+            state.join(format!("writer-{EVENTS}-{partition}.json")),
+            r#"{"first":0,"last":2}"#,
+        )
+        .unwrap();
+    }
+    let lists: Vec<String> = (0..5)
+        .map(|i| event_list(&format!("cut-{i}"), 10))
+        .collect();
+    let messages: Vec<(&str, &str)> = lists.iter().map(|l| ("prod-us", l.as_str())).collect();
+    produce(&bootstrap, EVENTS, &messages);
+
+    // Without the record, the age limit would put all five messages in one file.
+    let args = [
+        "--role",
+        "writer",
+        "--kafka-brokers",
+        bootstrap.as_str(),
+        "--source-topics",
+        EVENTS,
+        "--flush-max-age-ms",
+        "2000",
+    ];
+    let writer = Server::start_until(&data, &args, "writing Kafka topics to Parquet");
+    wait_for("the events in Parquet", || {
+        (stored(&data, "prod-us") == (50, 50)).then_some(())
+    })
+    .await;
+    writer.terminate_cleanly();
+    let mut ranges: Vec<(String, i64, i64)> = walk(&data.join("events"))
+        .iter()
+        .map(|path| {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let parts: Vec<&str> = name.rsplitn(4, '-').collect();
+            (
+                parts[2].to_string(),
+                parts[1].parse().unwrap(),
+                parts[0].parse().unwrap(),
+            )
+        })
+        .collect();
+    ranges.sort();
+    assert_eq!(ranges.len(), 2, "{ranges:?}");
+    let partition = ranges[0].0.clone();
+    assert_eq!(
+        ranges,
+        [(partition.clone(), 0, 2), (partition.clone(), 3, 4)]
+    );
+    // The record of the partition read is gone once its flush was committed.
+    assert!(!state
+        .join(format!("writer-{EVENTS}-{partition}.json"))
+        .exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_role_stores_parquet_on_s3_compatible_storage() {
+    const EVENTS: &str = "events";
+    const BUCKET: &str = "audit-lake";
+    let broker = Broker::start();
+    broker.create_topic(EVENTS);
+    let bootstrap = broker.bootstrap();
+    let s3 = S3Server::start();
+    s3.create_bucket(BUCKET).await;
+    let first = event_list("s3-a", 30);
+    let second = event_list("s3-b", 20);
+    produce(
+        &bootstrap,
+        EVENTS,
+        &[("prod-eu", &first), ("prod-eu", &second)],
+    );
+
+    let root = tempfile::tempdir().unwrap();
+    let url = format!("s3://{BUCKET}/lake");
+    let options = s3.store_options();
+    let mut args = vec![
+        "--role",
+        "writer",
+        "--kafka-brokers",
+        bootstrap.as_str(),
+        "--source-topics",
+        EVENTS,
+        "--flush-max-age-ms",
+        "300",
+        "--store-url",
+        url.as_str(),
+    ];
+    args.extend(options.iter().map(String::as_str));
+    let ready = "writing Kafka topics to Parquet";
+    let writer = Server::start_until(root.path(), &args, ready);
+    let client = s3.client(BUCKET);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let objects = loop {
+        let objects = parquet_objects(&client, "lake/events").await;
+        if objects.iter().map(|(_, ids)| ids.len()).sum::<usize>() >= 50 {
+            break objects;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            writer.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut ids: Vec<&String> = objects.iter().flat_map(|(_, ids)| ids).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 50, "every event once: {objects:?}");
+    for (location, _) in &objects {
+        // lake/events/cluster=prod-eu/date=YYYY-MM-DD/hour=HH/events-P-FIRST-LAST.parquet
+        let parts: Vec<&str> = location.split('/').collect();
+        assert_eq!(parts.len(), 6, "{location}");
+        assert_eq!(
+            &parts[..3],
+            ["lake", "events", "cluster=prod-eu"],
+            "{location}"
+        );
+        assert!(
+            parts[3].starts_with("date=") && parts[4].starts_with("hour="),
+            "{location}"
+        );
+        let stem = parts[5].strip_suffix(".parquet").expect(location);
+        let name: Vec<&str> = stem.rsplitn(4, '-').collect();
+        assert_eq!(name.len(), 4, "{location}");
+        assert_eq!(name[3], EVENTS, "{location}");
+        let (first, last): (i64, i64) = (name[1].parse().unwrap(), name[0].parse().unwrap());
+        assert!(first <= last, "{location}");
+    }
+    // Nothing went to the local data directory.
+    assert!(walk(root.path()).is_empty());
+    writer.terminate_cleanly();
+
+    // A restarted writer stores nothing again: the offsets were committed after the upload.
+    let writer = Server::start_until(root.path(), &args, ready);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    writer.terminate_cleanly();
+    assert_eq!(parquet_objects(&client, "lake/events").await, objects);
+
+    // A bucket that does not exist is named at start, before anything is consumed.
+    let missing = "s3://no-such-bucket/lake".to_string();
+    let mut bad = args.clone();
+    let at = bad.iter().position(|a| *a == url.as_str()).unwrap();
+    bad[at] = missing.as_str();
+    let output = std::process::Command::new(common::BIN)
+        .args(["serve", "--log-format", "json", "--no-rules", "--data-dir"])
+        .arg(root.path())
+        .args(&bad)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot list s3://no-such-bucket/lake"),
+        "{stderr}"
+    );
 }
 
 /// Every `.parquet` file under `dir`.

@@ -12,14 +12,20 @@
 //! - [`output`]: [`OutputFormat`] and [`write_results`], result batches into a table, JSON
 //!   Lines or CSV;
 //! - [`functions`]: SQL functions for audit work (JSONPath, URI parameters, IP ranges);
+//! - [`coverage`]: audit policies (parse, validate, evaluate a request, the built-in presets)
+//!   and the CIS 3.2.1/3.2.2 coverage report;
+//! - [`observed`]: observed coverage, what the stored events show about the audit policy in
+//!   force (the SQL is in `queries/coverage/`);
 //! - [`alerts`]: the alert log (outbox), its sinks and the `alerts` table;
 //! - [`detect`]: the detection rules and the engine that runs them;
 //! - [`error`]: [`QueryError`], every way a query can fail.
 
 pub mod alerts;
+pub mod coverage;
 pub mod detect;
 pub mod error;
 pub mod functions;
+pub mod observed;
 pub mod options;
 pub mod output;
 pub mod query;

@@ -20,6 +20,9 @@ pub struct Stats {
     pub bytes_written: AtomicU64,
     pub events_written: AtomicU64,
     pub quarantined_written: AtomicU64,
+    /// `--role ingest`: events too large for one Kafka message, forwarded without their request
+    /// and response bodies (annotated `audit.k8s.io/truncated`).
+    pub events_truncated: AtomicU64,
     /// Accepted events the detection engine never saw because it was too far behind.
     pub detect_events_skipped: AtomicU64,
 }
@@ -41,6 +44,7 @@ pub struct StatsSnapshot {
     pub bytes_written: u64,
     pub events_written: u64,
     pub quarantined_written: u64,
+    pub events_truncated: u64,
     pub detect_events_skipped: u64,
 }
 
@@ -66,6 +70,7 @@ impl Stats {
             bytes_written: get(&self.bytes_written),
             events_written: get(&self.events_written),
             quarantined_written: get(&self.quarantined_written),
+            events_truncated: get(&self.events_truncated),
             detect_events_skipped: get(&self.detect_events_skipped),
         }
     }

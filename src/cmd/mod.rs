@@ -2,6 +2,7 @@
 
 mod detect;
 mod import;
+mod policy;
 mod query;
 mod rules;
 mod schema;
@@ -59,6 +60,12 @@ pub enum Command {
     /// List or test the detection rules.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Audit policies: how one decides a request (`policy explain`).
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Does the audit policy cover CIS 3.2.1/3.2.2? From a policy file or preset, or from the
+    /// stored events (`--observed`).
+    Coverage(policy::CoverageArgs),
     /// Print the table reference (docs/schema.md) generated from the code.
     Schema(SchemaArgs),
     /// Benchmarks and load generators.
@@ -85,6 +92,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Query(args) => query::run(args),
         Command::Detect(args) => detect::run(args),
         Command::Rules(command) => rules::run(command),
+        Command::Policy(command) => policy::run(command),
+        Command::Coverage(args) => policy::coverage(args),
         Command::Schema(args) => schema::run(args.alert),
         Command::Bench(command) => crate::bench::run(command),
     }

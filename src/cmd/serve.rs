@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use ingest::batcher::{self, BatchLimits};
+use ingest::kafka::writer::{self, Target};
 use ingest::kafka::KafkaSource;
-use ingest::kafka::{writer, Destination, Forwarder};
+use ingest::kafka::{Destination, Forwarder};
 use ingest::pipeline::{Pipeline, PipelineConfig};
 use ingest::server::{self, auth::TokenMap, tls, Durable, ServerConfig};
 use ingest::stats::Stats;
+use ingest::store::object::ObjectTarget;
 use ingest::store::{FileOptions, Store};
 
 use analyze::alerts::file::{self, FileSink};
@@ -105,6 +107,27 @@ pub struct ServeArgs {
     /// Consumer group of the Kafka source: replicas in one group share the partitions.
     #[arg(long, default_value = "auditlens", env = "AUDITLENS_SOURCE_GROUP")]
     pub source_group: String,
+    /// How often the coverage gauges of `/metrics` are recomputed from the stored events
+    /// (`10m`; `0s` turns them off). `GET /v1/coverage` always computes on demand.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m", env = "AUDITLENS_COVERAGE_EVERY")]
+    pub coverage_every: Duration,
+    /// The period of stored events the coverage gauges look at.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "24h", env = "AUDITLENS_COVERAGE_WINDOW")]
+    pub coverage_window: Duration,
+    /// `--role writer`: store the files on S3-compatible object storage, `s3://BUCKET[/PREFIX]`,
+    /// instead of under --data-dir. Credentials, region and endpoint come from the `AWS_*`
+    /// environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+    /// AWS_ENDPOINT_URL, AWS_ALLOW_HTTP, …) or from --store-option.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX", env = "AUDITLENS_STORE_URL")]
+    pub store_url: Option<String>,
+    /// An object storage setting, KEY=VALUE (repeatable), e.g. aws_endpoint=http://minio:9000,
+    /// aws_allow_http=true, aws_region=eu-west-1, aws_virtual_hosted_style_request=false.
+    #[arg(
+        long = "store-option",
+        value_name = "KEY=VALUE",
+        requires = "store_url"
+    )]
+    pub store_options: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -435,24 +458,45 @@ fn run_writer_role(args: ServeArgs, config: Validated) -> anyhow::Result<ExitCod
     if args.source_topics.is_empty() {
         bail!("--role writer needs --source-topics (and --kafka-brokers)");
     }
-    let data_dir = args.data.data_dir.display().to_string();
-    let store = Store::open(&args.data.data_dir, FileOptions::default())
-        .with_context(|| format!("cannot open the data directory {data_dir}"))?;
     let source = kafka_source(&args)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let (target, destination) = match &args.store_url {
+        Some(url) => {
+            let mut settings = Vec::new();
+            for option in &args.store_options {
+                let Some((key, value)) = option.split_once('=') else {
+                    bail!("--store-option `{option}`: expected KEY=VALUE");
+                };
+                settings.push((key.trim().to_string(), value.trim().to_string()));
+            }
+            let target =
+                ObjectTarget::s3(url, &settings, FileOptions::default()).context("--store-url")?;
+            runtime.block_on(target.check()).with_context(|| {
+                format!("cannot list {url}; check the bucket, the endpoint and the credentials")
+            })?;
+            let destination = target.url().to_string();
+            (Target::Object(Arc::new(target)), destination)
+        }
+        None => {
+            let data_dir = args.data.data_dir.display().to_string();
+            let store = Store::open(&args.data.data_dir, FileOptions::default())
+                .with_context(|| format!("cannot open the data directory {data_dir}"))?;
+            (Target::Local(Arc::new(store)), data_dir)
+        }
+    };
     let consumer = {
         let _entered = runtime.enter();
         source.consumer().context("--source-topics")?
     };
     let stats = Arc::new(Stats::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    tracing::info!(topics = ?source.topics, group = %source.group, data_dir, "writing Kafka topics to Parquet");
+    tracing::info!(topics = ?source.topics, group = %source.group, %destination, "writing Kafka topics to Parquet");
     runtime.block_on(async {
         let shutdown = shutdown_signal()?;
         let writer = writer::run(
             &source,
             consumer,
-            Arc::new(store),
+            target,
             config.pipeline.limits,
             stats.clone(),
             stopped,
@@ -480,6 +524,9 @@ fn run_writer_role(args: ServeArgs, config: Validated) -> anyhow::Result<ExitCod
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = validate(&args)?;
+    if args.store_url.is_some() && args.role != Role::Writer {
+        bail!("--store-url is for --role writer; the other roles keep their data under --data-dir");
+    }
     match args.role {
         Role::Ingest => return run_ingest_role(args, config),
         Role::Writer => return run_writer_role(args, config),
@@ -504,6 +551,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.server.extra_routes = Some(live::status_routes(statuses));
         Some(detection)
     };
+    let latest = crate::coverage::Latest::default();
+    let coverage =
+        crate::coverage::routes(args.data.data_dir.clone(), stats.clone(), latest.clone());
+    config.server.extra_routes = Some(match config.server.extra_routes.take() {
+        Some(routes) => routes.merge(coverage),
+        None => coverage,
+    });
+    if !args.coverage_every.is_zero() {
+        runtime.spawn(crate::coverage::refresh(
+            args.data.data_dir.clone(),
+            latest,
+            args.coverage_window,
+            args.coverage_every,
+        ));
+    }
     let pipeline = Pipeline::start(config.pipeline, stats.clone())
         .with_context(|| format!("cannot open the data directory {data_dir}"))?;
     let (stop_source, stop_rx) = tokio::sync::watch::channel(false);

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub mod kafka;
+pub mod s3;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_auditlens");
 

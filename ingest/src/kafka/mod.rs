@@ -319,6 +319,64 @@ pub enum ForwardError {
     Failed(String),
 }
 
+/// What one request becomes on the events topic.
+#[derive(Debug, Default)]
+pub struct Messages {
+    pub payloads: Vec<Vec<u8>>,
+    /// Events that travel without their bodies.
+    pub truncated: usize,
+    /// Events too large even without their bodies, sent as quarantine records.
+    pub unfit: usize,
+}
+
+const EVENT_LIST_HEAD: &[u8] = br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":["#;
+
+/// The annotation kube-apiserver's truncating backend sets on an event whose bodies it dropped.
+pub const TRUNCATED_ANNOTATION: &str = "audit.k8s.io/truncated";
+
+/// `raw` without `requestObject` and `responseObject`, annotated as truncated; `None` when it
+/// is not a JSON object.
+fn without_bodies(raw: &str) -> Option<String> {
+    let mut event: serde_json::Map<String, serde_json::Value> = serde_json::from_str(raw).ok()?;
+    event.remove("requestObject");
+    event.remove("responseObject");
+    let annotations = event
+        .entry("annotations")
+        .or_insert_with(|| serde_json::Value::Object(Default::default()));
+    if !annotations.is_object() {
+        *annotations = serde_json::Value::Object(Default::default());
+    }
+    if let serde_json::Value::Object(map) = annotations {
+        map.insert(TRUNCATED_ANNOTATION.into(), "true".into());
+    }
+    serde_json::to_string(&event).ok()
+}
+
+/// A JSON string item (which no decoder takes for an event, so it is quarantined where it is
+/// stored) naming the size of `raw` and holding its beginning.
+fn unfit_record(raw: &str, room: usize) -> String {
+    let mut cut = raw.len().min(4096).min(room / 2);
+    while !raw.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    #[derive(serde::Deserialize)]
+    struct Id {
+        #[serde(rename = "auditID")]
+        audit_id: Option<String>,
+    }
+    let audit_id = serde_json::from_str::<Id>(raw)
+        .ok()
+        .and_then(|id| id.audit_id)
+        .map(|id| format!(" (auditID {id})"))
+        .unwrap_or_default();
+    let text = format!(
+        "auditlens: an input of {} bytes{audit_id} did not fit in one Kafka message even without its bodies; it begins: {}",
+        raw.len(),
+        &raw[..cut]
+    );
+    serde_json::Value::String(text).to_string()
+}
+
 /// Default largest message produced; Kafka's default `message.max.bytes` is 1 MiB.
 pub const DEFAULT_FORWARD_MESSAGE_BYTES: usize = 900 * 1024;
 
@@ -387,32 +445,52 @@ impl Forwarder {
     }
 
     /// The `EventList` messages carrying `decoded`'s events and quarantined inputs, each at
-    /// most `max_message_bytes` (an input larger than that travels alone).
-    pub fn messages(&self, decoded: &Decoded<'_>) -> Vec<Vec<u8>> {
-        const HEAD: &[u8] = br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":["#;
-        let items = decoded
-            .events
-            .iter()
-            .map(|(_, raw)| *raw)
-            .chain(decoded.quarantined.iter().map(|row| row.raw.as_str()));
-        let mut messages = Vec::new();
-        let mut current: Vec<u8> = HEAD.to_vec();
-        for item in items {
-            let fits = current.len() + item.len() + 3 <= self.max_message_bytes;
-            if current.len() > HEAD.len() && !fits {
-                current.extend_from_slice(b"]}");
-                messages.push(std::mem::replace(&mut current, HEAD.to_vec()));
+    /// most `max_message_bytes`. An event larger than that travels without its request and
+    /// response bodies, annotated `audit.k8s.io/truncated: "true"` (what kube-apiserver's
+    /// truncating backend does); one still too large is sent as a quarantine record holding its
+    /// first 4 KiB, which the writers store in the quarantine table.
+    pub fn messages(&self, decoded: &Decoded<'_>) -> Messages {
+        let mut out = Messages::default();
+        let room = self
+            .max_message_bytes
+            .saturating_sub(EVENT_LIST_HEAD.len() + 3);
+        let mut items: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+        for (_, raw) in &decoded.events {
+            if raw.len() <= room {
+                items.push((*raw).into());
+            } else if let Some(smaller) = without_bodies(raw).filter(|s| s.len() <= room) {
+                out.truncated += 1;
+                items.push(smaller.into());
+            } else {
+                out.unfit += 1;
+                items.push(unfit_record(raw, room).into());
             }
-            if current.len() > HEAD.len() {
+        }
+        for row in &decoded.quarantined {
+            if row.raw.len() <= room {
+                items.push(row.raw.as_str().into());
+            } else {
+                items.push(unfit_record(&row.raw, room).into());
+            }
+        }
+        let mut current: Vec<u8> = EVENT_LIST_HEAD.to_vec();
+        for item in &items {
+            let fits = current.len() + item.len() + 3 <= self.max_message_bytes;
+            if current.len() > EVENT_LIST_HEAD.len() && !fits {
+                current.extend_from_slice(b"]}");
+                out.payloads
+                    .push(std::mem::replace(&mut current, EVENT_LIST_HEAD.to_vec()));
+            }
+            if current.len() > EVENT_LIST_HEAD.len() {
                 current.push(b',');
             }
             current.extend_from_slice(item.as_bytes());
         }
-        if current.len() > HEAD.len() {
+        if current.len() > EVENT_LIST_HEAD.len() {
             current.extend_from_slice(b"]}");
-            messages.push(current);
+            out.payloads.push(current);
         }
-        messages
+        out
     }
 
     /// Waits up to `timeout` for messages still queued (shutdown).
@@ -420,5 +498,123 @@ impl Forwarder {
         if let Err(error) = self.producer.flush(timeout) {
             tracing::warn!(%error, "the Kafka producer did not flush");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, body_bytes: usize) -> String {
+        serde_json::json!({
+            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
+            "auditID": id, "stage": "ResponseComplete", "requestURI": "/api/v1/namespaces/a/configmaps/big",
+            "verb": "update", "user": {"username": "alice"},
+            "objectRef": {"resource": "configmaps", "namespace": "a", "name": "big", "apiVersion": "v1"},
+            "responseStatus": {"code": 200},
+            "requestObject": {"data": {"blob": "x".repeat(body_bytes)}},
+            "requestReceivedTimestamp": "2026-11-30T10:00:00.000000Z",
+            "stageTimestamp": "2026-11-30T10:00:00.100000Z",
+            "annotations": {"authorization.k8s.io/decision": "allow"}
+        })
+        .to_string()
+    }
+
+    fn forwarder(max: usize) -> Forwarder {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", "127.0.0.1:1");
+        Forwarder::new(&config, "events", max).expect("a producer")
+    }
+
+    /// Decodes every message the way a writer does; gives the accepted events and the
+    /// quarantined inputs.
+    fn read_back(messages: &Messages) -> (Vec<serde_json::Value>, Vec<String>) {
+        let (mut events, mut quarantined) = (Vec::new(), Vec::new());
+        for payload in &messages.payloads {
+            let decoded = decode_body(payload, "kafka", 0).expect("a valid EventList");
+            for (_, raw) in decoded.events {
+                events.push(serde_json::from_str(raw).unwrap());
+            }
+            quarantined.extend(decoded.quarantined.into_iter().map(|row| row.raw));
+        }
+        (events, quarantined)
+    }
+
+    #[test]
+    fn requests_are_split_into_messages_under_the_limit() {
+        let body = format!(
+            r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{},{},{}]}}"#,
+            event("a", 3000),
+            event("b", 3000),
+            event("c", 10)
+        );
+        let decoded = decode_body(body.as_bytes(), "webhook", 0).unwrap();
+        let messages = forwarder(5000).messages(&decoded);
+        assert!(
+            messages.payloads.len() >= 2,
+            "{} messages",
+            messages.payloads.len()
+        );
+        assert!(messages.payloads.iter().all(|m| m.len() <= 5000));
+        let (events, quarantined) = read_back(&messages);
+        let ids: Vec<_> = events
+            .iter()
+            .map(|e| e["auditID"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert!(quarantined.is_empty());
+        assert_eq!((messages.truncated, messages.unfit), (0, 0));
+    }
+
+    #[test]
+    fn an_event_too_large_for_a_message_travels_without_its_bodies() {
+        let body = format!(
+            r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{},{}]}}"#,
+            event("big", 50_000),
+            event("small", 10)
+        );
+        let decoded = decode_body(body.as_bytes(), "webhook", 0).unwrap();
+        let messages = forwarder(20_000).messages(&decoded);
+        assert_eq!((messages.truncated, messages.unfit), (1, 0));
+        assert!(messages.payloads.iter().all(|m| m.len() <= 20_000));
+        let (events, quarantined) = read_back(&messages);
+        assert!(quarantined.is_empty());
+        let big = events
+            .iter()
+            .find(|e| e["auditID"] == "big")
+            .expect("the big event");
+        assert!(big.get("requestObject").is_none());
+        assert_eq!(big["annotations"][TRUNCATED_ANNOTATION], "true");
+        assert_eq!(big["annotations"]["authorization.k8s.io/decision"], "allow");
+        assert_eq!(big["user"]["username"], "alice");
+        let small = events.iter().find(|e| e["auditID"] == "small").unwrap();
+        assert!(small.get("requestObject").is_some());
+    }
+
+    #[test]
+    fn an_event_too_large_even_without_bodies_is_quarantined_with_its_beginning() {
+        let mut huge: serde_json::Value = serde_json::from_str(&event("huge", 10)).unwrap();
+        huge["annotations"]["note"] = "y".repeat(30_000).into();
+        let body = format!(
+            r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{huge},{}]}}"#,
+            event("ok", 10)
+        );
+        let decoded = decode_body(body.as_bytes(), "webhook", 0).unwrap();
+        let messages = forwarder(20_000).messages(&decoded);
+        assert_eq!((messages.truncated, messages.unfit), (0, 1));
+        let (events, quarantined) = read_back(&messages);
+        assert_eq!(events.len(), 1);
+        assert_eq!(quarantined.len(), 1);
+        assert!(quarantined[0].contains("did not fit in one Kafka message"));
+        assert!(
+            quarantined[0].contains("(auditID huge)"),
+            "{}",
+            &quarantined[0][..200]
+        );
+        assert!(
+            quarantined[0].contains(r#"{\"annotations\""#),
+            "{}",
+            &quarantined[0][..200]
+        );
     }
 }

@@ -18,7 +18,7 @@ use super::auth::{bearer_token, validate_cluster};
 use super::tls::Peer;
 use super::{AppState, Durable, RETRY_AFTER_SECS};
 use crate::decode::decode_body;
-use crate::kafka::ForwardError;
+use crate::kafka::{ForwardError, Messages};
 use crate::pipeline::{Append, AppendRefused};
 use crate::stats::Stats;
 
@@ -202,7 +202,7 @@ struct Prepared {
 enum Work {
     Append(Append),
     /// Messages for the Kafka topic.
-    Forward(Vec<Vec<u8>>),
+    Forward(Messages),
 }
 
 fn prepare(
@@ -279,7 +279,7 @@ async fn handle(
             "decoding the request failed unexpectedly",
         )
     })?;
-    let prepared = match prepared {
+    let mut prepared = match prepared {
         Ok(prepared) => prepared,
         Err(DecodeFailure::TooLarge) => return Err(too_large(state)),
         Err(DecodeFailure::Bad(message)) => {
@@ -309,8 +309,20 @@ async fn handle(
             }
         }
         (Some(Work::Forward(messages)), Durable::Kafka(forwarder)) => {
-            match forwarder.send(&cluster, messages).await {
-                Ok(()) => {}
+            if messages.truncated > 0 || messages.unfit > 0 {
+                tracing::warn!(
+                    truncated = messages.truncated,
+                    quarantined = messages.unfit,
+                    "events too large for one Kafka message: sent without their bodies, or quarantined"
+                );
+            }
+            let (truncated, unfit) = (messages.truncated, messages.unfit);
+            match forwarder.send(&cluster, messages.payloads).await {
+                Ok(()) => {
+                    Stats::add(&state.stats.events_truncated, truncated as u64);
+                    prepared.accepted -= unfit;
+                    prepared.quarantined += unfit;
+                }
                 Err(ForwardError::Full) => return Err(overloaded(state, "Kafka is behind")),
                 Err(error @ ForwardError::Failed(_)) => {
                     tracing::warn!(%error, "events not forwarded to Kafka");

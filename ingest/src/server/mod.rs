@@ -82,7 +82,7 @@ pub struct AppState {
 
 fn router(state: Arc<AppState>) -> Router {
     let extra = state.config.extra_routes.clone();
-    let webhook = Router::new()
+    let webhook: Router = Router::new()
         .route("/v1/audit", post(handler::ingest))
         .route("/k8s-audit", post(handler::ingest))
         .route("/livez", get(handler::livez))
@@ -90,11 +90,45 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(handler::readyz))
         // The handler reads the body itself, with its own limit and timeout.
         .layer(DefaultBodyLimit::disable())
-        .with_state(state);
+        .with_state(state.clone());
     match extra {
-        Some(extra) => webhook.merge(extra),
+        Some(extra) => {
+            // The status and report pages name users and audit IDs: with tokens configured,
+            // they take the same bearer tokens as the webhook.
+            let guarded = extra.layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                require_token,
+            ));
+            webhook.merge(guarded)
+        }
         None => webhook,
     }
+}
+
+async fn require_token(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(tokens) = &state.config.tokens {
+        let known = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(auth::bearer_token)
+            .and_then(|token| tokens.cluster_of(token))
+            .is_some();
+        if !known {
+            Stats::add(&state.stats.requests_unauthorized, 1);
+            return (
+                axum::http::StatusCode::UNAUTHORIZED,
+                axum::Json(serde_json::json!({"error": "a known bearer token is required"})),
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// Serves the webhook on `listener` (TLS when `tls` is given) until `shutdown` completes, then

@@ -6,6 +6,7 @@
 //! (`wal/checkpoint`), and removes the intent. On start, an intent whose LSN the checkpoint
 //! does not reach means the flush was cut short: its files are deleted and the WAL replays them.
 
+pub mod object;
 pub mod parquet;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,8 @@ pub enum StoreError {
     Io { path: PathBuf, source: io::Error },
     #[error("could not encode Parquet: {0}")]
     Encode(String),
+    #[error("object storage failed at {location}: {message}")]
+    Object { location: String, message: String },
     #[error("store state file {path} is unreadable: {message}")]
     State { path: PathBuf, message: String },
 }
@@ -56,11 +59,19 @@ impl PartitionKey {
         }
     }
 
+    /// The directory names, outermost first.
+    pub fn parts(&self) -> [String; 3] {
+        [
+            format!("cluster={}", self.cluster),
+            format!("date={}", self.date),
+            format!("hour={}", self.hour),
+        ]
+    }
+
     fn dir(&self, table: &Path) -> PathBuf {
-        table
-            .join(format!("cluster={}", self.cluster))
-            .join(format!("date={}", self.date))
-            .join(format!("hour={}", self.hour))
+        let mut dir = table.to_path_buf();
+        dir.extend(self.parts());
+        dir
     }
 }
 
@@ -138,7 +149,7 @@ pub struct Store {
 }
 
 /// Writes `bytes` to `path` atomically and durably.
-fn write_state(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn write_state(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let temp = parquet::temp_path(path);
     fs::write(&temp, bytes).map_err(io_error(&temp))?;
     fs::File::open(&temp)
@@ -155,7 +166,9 @@ fn sync_parent(path: &Path) -> Result<(), StoreError> {
         .map_err(io_error(dir))
 }
 
-fn read_state<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, StoreError> {
+pub(crate) fn read_state<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+) -> Result<Option<T>, StoreError> {
     match fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
@@ -181,6 +194,11 @@ impl Store {
             fs::create_dir_all(dir).map_err(io_error(dir))?;
         }
         Ok(store)
+    }
+
+    /// A file of the store's own state (next to the WAL checkpoint).
+    pub fn state_path(&self, name: &str) -> PathBuf {
+        self.state.join(name)
     }
 
     fn intent_path(&self) -> PathBuf {

@@ -1,7 +1,9 @@
-//! One Parquet file of `events` or `quarantine` rows: zstd, events sorted by `stage_at`, written
-//! to a temporary name, fsynced, then renamed into place.
+//! One Parquet file of `events` or `quarantine` rows: zstd, events sorted by `stage_at`. On disk
+//! it is written to a temporary name, fsynced, then renamed into place; for object storage it is
+//! encoded in memory and uploaded in one request.
 
 use std::fs::{self, File};
+use std::io::Write;
 use std::path::Path;
 
 use datafusion::arrow::error::ArrowError;
@@ -64,29 +66,75 @@ pub fn temp_path(path: &Path) -> std::path::PathBuf {
     path.with_file_name(name)
 }
 
-fn write_batches(
-    path: &Path,
+/// Encodes the batches `next_batch` gives into `out` as one Parquet file; gives `out` back.
+fn encode<W: Write + Send>(
+    out: W,
     schema: datafusion::arrow::datatypes::SchemaRef,
     props: WriterProperties,
     mut next_batch: impl FnMut() -> Option<Result<RecordBatch, ArrowError>>,
+) -> Result<W, StoreError> {
+    let encode_error = |e: &dyn std::fmt::Display| StoreError::Encode(e.to_string());
+    let mut writer =
+        ArrowWriter::try_new(out, schema, Some(props)).map_err(|e| encode_error(&e))?;
+    while let Some(batch) = next_batch() {
+        let batch = batch.map_err(|e| encode_error(&e))?;
+        writer.write(&batch).map_err(|e| encode_error(&e))?;
+    }
+    writer.into_inner().map_err(|e| encode_error(&e))
+}
+
+/// Encodes `rows` (sorted here by `stage_at`, nulls first) as one `events` file into `out`.
+pub fn encode_events<W: Write + Send>(
+    out: W,
+    rows: &mut [RowRef],
+    options: &FileOptions,
+) -> Result<W, StoreError> {
+    rows.sort_by_key(|row| row.row().stage_at);
+    let stage_at = events_schema().index_of("stage_at").ok();
+    let props = properties(options, stage_at)?;
+    let mut chunks = rows.chunks(options.row_group_rows.max(1));
+    let mut builder = EventBatchBuilder::new();
+    encode(out, events_schema(), props, || {
+        let chunk = chunks.next()?;
+        for row in chunk {
+            if let Err(error) = builder.push(row.row()) {
+                return Some(Err(error));
+            }
+        }
+        Some(builder.finish())
+    })
+}
+
+/// Encodes `rows` as one `quarantine` file into `out`.
+pub fn encode_quarantine<W: Write + Send>(
+    out: W,
+    rows: &[QuarantineRow],
+    options: &FileOptions,
+) -> Result<W, StoreError> {
+    let props = properties(options, None)?;
+    let mut chunks = rows.chunks(options.row_group_rows.max(1));
+    let mut builder = QuarantineBatchBuilder::default();
+    encode(out, schemas::quarantine_schema(), props, || {
+        let chunk = chunks.next()?;
+        for row in chunk {
+            builder.push(row);
+        }
+        Some(builder.finish())
+    })
+}
+
+/// Writes the file `encode_into` produces to a temporary name, fsyncs it and renames it to
+/// `path`; returns its size.
+fn write_file(
+    path: &Path,
+    encode_into: impl FnOnce(File) -> Result<File, StoreError>,
 ) -> Result<u64, StoreError> {
     let temp = temp_path(path);
     let io = |source| StoreError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::create(&temp).map_err(io)?;
-    let mut writer = ArrowWriter::try_new(file, schema, Some(props))
-        .map_err(|e| StoreError::Encode(e.to_string()))?;
-    while let Some(batch) = next_batch() {
-        let batch = batch.map_err(|e| StoreError::Encode(e.to_string()))?;
-        writer
-            .write(&batch)
-            .map_err(|e| StoreError::Encode(e.to_string()))?;
-    }
-    let file = writer
-        .into_inner()
-        .map_err(|e| StoreError::Encode(e.to_string()))?;
+    let file = encode_into(File::create(&temp).map_err(io)?)?;
     file.sync_all().map_err(io)?;
     let bytes = file.metadata().map_err(io)?.len();
     fs::rename(&temp, path).map_err(io)?;
@@ -99,20 +147,7 @@ pub fn write_events(
     rows: &mut [RowRef],
     options: &FileOptions,
 ) -> Result<u64, StoreError> {
-    rows.sort_by_key(|row| row.row().stage_at);
-    let stage_at = events_schema().index_of("stage_at").ok();
-    let props = properties(options, stage_at)?;
-    let mut chunks = rows.chunks(options.row_group_rows.max(1));
-    let mut builder = EventBatchBuilder::new();
-    write_batches(path, events_schema(), props, || {
-        let chunk = chunks.next()?;
-        for row in chunk {
-            if let Err(error) = builder.push(row.row()) {
-                return Some(Err(error));
-            }
-        }
-        Some(builder.finish())
-    })
+    write_file(path, |file| encode_events(file, rows, options))
 }
 
 /// Writes `rows` as one `quarantine` file; returns its size.
@@ -121,14 +156,5 @@ pub fn write_quarantine(
     rows: &[QuarantineRow],
     options: &FileOptions,
 ) -> Result<u64, StoreError> {
-    let props = properties(options, None)?;
-    let mut chunks = rows.chunks(options.row_group_rows.max(1));
-    let mut builder = QuarantineBatchBuilder::default();
-    write_batches(path, schemas::quarantine_schema(), props, || {
-        let chunk = chunks.next()?;
-        for row in chunk {
-            builder.push(row);
-        }
-        Some(builder.finish())
-    })
+    write_file(path, |file| encode_quarantine(file, rows, options))
 }

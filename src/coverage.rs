@@ -1,0 +1,221 @@
+//! Coverage in `serve`: `GET /v1/coverage` (the observed report as JSON, what
+//! `auditlens coverage --observed --format json` prints) and `GET /metrics` (the ingest
+//! counters, and a gauge per CIS requirement and cluster, refreshed in the background).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use analyze::observed::{observe, ObservedOptions, ObservedReport, ObservedStatus};
+use analyze::{open_session, QueryOptions};
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use ingest::stats::Stats;
+
+/// Each cluster's last observed report, for `/metrics`.
+pub type Latest = Arc<Mutex<BTreeMap<String, ObservedReport>>>;
+
+#[derive(Clone)]
+struct CoverageState {
+    data_dir: PathBuf,
+    stats: Arc<Stats>,
+    latest: Latest,
+}
+
+/// `GET /v1/coverage?cluster=C&since=24h&preset=NAME` and `GET /metrics`.
+pub fn routes(data_dir: PathBuf, stats: Arc<Stats>, latest: Latest) -> Router {
+    Router::new()
+        .route("/v1/coverage", get(coverage))
+        .route("/metrics", get(metrics))
+        .with_state(CoverageState {
+            data_dir,
+            stats,
+            latest,
+        })
+}
+
+fn problem(status: StatusCode, message: String) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+async fn coverage(
+    State(state): State<CoverageState>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let since_micros = match query.get("since").map(|s| humantime::parse_duration(s)) {
+        None => None,
+        Some(Ok(since)) => Some(
+            chrono::Utc::now().timestamp_micros() - since.as_micros().min(i64::MAX as u128) as i64,
+        ),
+        Some(Err(error)) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("since: {error} (expected a duration such as 24h or 7d)"),
+            )
+        }
+    };
+    let declared = match query.get("preset") {
+        None => None,
+        Some(name) => match analyze::coverage::load_preset(name) {
+            Ok(policy) => Some((format!("preset {name}"), policy)),
+            Err(error) => return problem(StatusCode::BAD_REQUEST, format!("preset: {error}")),
+        },
+    };
+    let options = ObservedOptions {
+        cluster: query.get("cluster").cloned(),
+        since_micros,
+        declared,
+    };
+    match report(&state.data_dir, &options).await {
+        Ok(report) => Json(report).into_response(),
+        Err(error) => problem(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    }
+}
+
+async fn report(
+    data_dir: &std::path::Path,
+    options: &ObservedOptions,
+) -> anyhow::Result<ObservedReport> {
+    let session = open_session(data_dir, &QueryOptions::default()).await?;
+    Ok(observe(&session, options).await?)
+}
+
+/// Refreshes every cluster's report over the last `window`, every `every`, until the runtime
+/// stops.
+pub async fn refresh(data_dir: PathBuf, latest: Latest, window: Duration, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        ticker.tick().await;
+        let since_micros = Some(
+            chrono::Utc::now().timestamp_micros() - window.as_micros().min(i64::MAX as u128) as i64,
+        );
+        let clusters = match clusters(&data_dir, since_micros).await {
+            Ok(clusters) => clusters,
+            Err(error) => {
+                tracing::warn!(%error, "coverage: cannot list the clusters");
+                continue;
+            }
+        };
+        let mut reports = BTreeMap::new();
+        for cluster in clusters {
+            let options = ObservedOptions {
+                cluster: Some(cluster.clone()),
+                since_micros,
+                declared: None,
+            };
+            match report(&data_dir, &options).await {
+                Ok(report) => {
+                    reports.insert(cluster, report);
+                }
+                Err(error) => tracing::warn!(%error, %cluster, "coverage: report failed"),
+            }
+        }
+        *latest.lock().unwrap_or_else(|e| e.into_inner()) = reports;
+    }
+}
+
+async fn clusters(
+    data_dir: &std::path::Path,
+    since_micros: Option<i64>,
+) -> anyhow::Result<Vec<String>> {
+    use datafusion::prelude::{col, lit};
+    let session = open_session(data_dir, &QueryOptions::default()).await?;
+    let mut events = session.table(analyze::session::EVENTS_TABLE).await?;
+    if let Some(since) = since_micros {
+        let since = datafusion::scalar::ScalarValue::TimestampMicrosecond(
+            Some(since),
+            Some(schemas::columns::UTC.into()),
+        );
+        events = events.filter(col("stage_at").gt_eq(lit(since)))?;
+    }
+    let batches = events
+        .select(vec![col("cluster")])?
+        .distinct()?
+        .collect()
+        .await?;
+    let mut out = Vec::new();
+    for batch in batches {
+        let column = datafusion::arrow::compute::cast(
+            batch.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )?;
+        let column = datafusion::arrow::array::AsArray::as_string::<i32>(&column);
+        out.extend(column.iter().flatten().map(str::to_string));
+    }
+    Ok(out)
+}
+
+/// A label value in the exposition format.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+async fn metrics(State(state): State<CoverageState>) -> Response {
+    let mut out = String::new();
+    let counters = serde_json::to_value(state.stats.snapshot()).unwrap_or_default();
+    if let Some(counters) = counters.as_object() {
+        for (name, value) in counters {
+            let _ = writeln!(out, "# TYPE auditlens_{name}_total counter");
+            let _ = writeln!(out, "auditlens_{name}_total {value}");
+        }
+    }
+    let latest = state
+        .latest
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let _ = writeln!(
+        out,
+        "# HELP auditlens_coverage_requirement CIS 3.2 requirement status per cluster, from the stored events (1 for the current status)."
+    );
+    let _ = writeln!(out, "# TYPE auditlens_coverage_requirement gauge");
+    for (cluster, report) in &latest {
+        for requirement in &report.requirements {
+            for (status, name) in [
+                (ObservedStatus::Pass, "pass"),
+                (ObservedStatus::Fail, "fail"),
+                (ObservedStatus::NotObserved, "not_observed"),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "auditlens_coverage_requirement{{cluster=\"{}\",requirement=\"{}\",status=\"{name}\"}} {}",
+                    label(cluster),
+                    label(&requirement.id),
+                    u8::from(requirement.status == status)
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP auditlens_coverage_violations Events that break the Metadata-only guidance per cluster and requirement."
+    );
+    let _ = writeln!(out, "# TYPE auditlens_coverage_violations gauge");
+    for (cluster, report) in &latest {
+        for requirement in &report.requirements {
+            let _ = writeln!(
+                out,
+                "auditlens_coverage_violations{{cluster=\"{}\",requirement=\"{}\"}} {}",
+                label(cluster),
+                label(&requirement.id),
+                requirement.violation_count
+            );
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
