@@ -8,6 +8,7 @@
 //! - [`table`]: the table provider that turns time-range filters into `date=`/`hour=` partition
 //!   filters, so a time-range query reads only the files of the hours it covers;
 //! - [`readonly`]: which SQL statements may run (queries only) and how a refusal names them;
+//! - [`saved`]: the saved investigations of `queries/forensics/`, with named parameters;
 //! - [`query`]: [`run_query`], SQL text to a stream of result batches;
 //! - [`output`]: [`OutputFormat`] and [`write_results`], result batches into a table, JSON
 //!   Lines or CSV;
@@ -30,6 +31,7 @@ pub mod options;
 pub mod output;
 pub mod query;
 pub mod readonly;
+pub mod saved;
 pub mod session;
 pub mod table;
 

@@ -58,9 +58,35 @@ const STORED_TABLES: [StoredTable; 2] = [
     },
 ];
 
+/// Views for audit work, over `events` (`queries/forensics/views/`, and the rules' own
+/// `exec_sessions`), registered in every session.
+pub const FORENSIC_VIEWS: &[(&str, &str)] = &[
+    (
+        "events_dedup",
+        include_str!("../../queries/forensics/views/events_dedup.sql"),
+    ),
+    (
+        "exec_sessions",
+        include_str!("../../queries/views/exec_sessions.sql"),
+    ),
+    (
+        "secret_access",
+        include_str!("../../queries/forensics/views/secret_access.sql"),
+    ),
+    (
+        "rbac_changes",
+        include_str!("../../queries/forensics/views/rbac_changes.sql"),
+    ),
+    (
+        "auth_failures",
+        include_str!("../../queries/forensics/views/auth_failures.sql"),
+    ),
+];
+
 /// Opens a query session over the store at `data_dir`: `events` and `quarantine` are
 /// registered over `DATA_DIR/events/` and `DATA_DIR/quarantine/` (created when missing, so an
-/// empty store answers with 0 rows), with the `cluster`, `date` and `hour` partition columns.
+/// empty store answers with 0 rows), with the `cluster`, `date` and `hour` partition columns;
+/// `alerts` over the alert log; and the [`FORENSIC_VIEWS`].
 ///
 /// All queries of the session share one memory pool of `options.memory_limit_bytes`. Files are
 /// listed anew for every query, so a long-lived session sees files written after it opened.
@@ -82,6 +108,11 @@ pub async fn open_session(
     let alerts = crate::alerts::table::AlertsTable::new(data_dir.to_path_buf());
     ctx.register_table(crate::alerts::table::ALERTS_TABLE, Arc::new(alerts))
         .map_err(QueryError::Execution)?;
+    for (name, sql) in FORENSIC_VIEWS {
+        let view = ctx.sql(sql).await.map_err(QueryError::Execution)?;
+        ctx.register_table(*name, view.into_view())
+            .map_err(QueryError::Execution)?;
+    }
     Ok(ctx)
 }
 

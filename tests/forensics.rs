@@ -1,0 +1,272 @@
+//! The saved investigations of `queries/forensics/` and the forensic views, run by name from
+//! the command line over `fixtures/forensics/incident.jsonl` (its story is in `generate.py`);
+//! each answer is checked against what the story says happened.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{query, run};
+use serde_json::Value;
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+/// A data directory holding the incident, imported once per test binary run.
+fn incident() -> PathBuf {
+    static DATA: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let output = run(&[
+            "import",
+            "--data-dir",
+            &dir.path().display().to_string(),
+            "--cluster",
+            "prod",
+            &repo("fixtures/forensics/incident.jsonl"),
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        dir
+    })
+    .path()
+    .to_path_buf()
+}
+
+/// Runs `auditlens query --saved NAME --param …` over the incident and parses the rows.
+fn saved(name: &str, params: &[&str]) -> Vec<Value> {
+    let data = incident().display().to_string();
+    let queries = repo("queries/forensics");
+    let mut args = vec![
+        "query",
+        "--data-dir",
+        &data,
+        "--queries",
+        &queries,
+        "--format",
+        "jsonl",
+        "--saved",
+        name,
+    ];
+    for param in params {
+        args.extend(["--param", param]);
+    }
+    let output = run(&args);
+    assert!(
+        output.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn column<'a>(rows: &'a [Value], name: &str) -> Vec<&'a str> {
+    rows.iter()
+        .map(|row| row[name].as_str().unwrap_or("NULL"))
+        .collect()
+}
+
+#[test]
+fn at_least_fifteen_investigations_are_listed_with_their_parameters() {
+    let output = run(&[
+        "query",
+        "--list-saved",
+        "--queries",
+        &repo("queries/forensics"),
+    ]);
+    assert!(output.status.success());
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let names: Vec<&str> = listing
+        .lines()
+        .filter(|line| !line.starts_with(' '))
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert!(names.len() >= 15, "{listing}");
+    assert!(names.contains(&"secret-readers"), "{listing}");
+    assert!(listing.contains("--param name=…"), "{listing}");
+    assert!(listing.contains("(required)"), "{listing}");
+}
+
+#[test]
+fn who_touched_an_object_and_who_read_a_secret() {
+    let rows = saved(
+        "object-history",
+        &["resource=secrets", "name=db-pass", "namespace=shop"],
+    );
+    assert_eq!(
+        column(&rows, "audit_id"),
+        ["inc-001", "inc-002", "inc-004", "inc-005", "inc-028"]
+    );
+    let readers = saved("secret-readers", &["name=db-pass", "namespace=shop"]);
+    let reads: Vec<(&str, i64)> = readers
+        .iter()
+        .map(|r| {
+            (
+                r["user_name"].as_str().unwrap(),
+                r["reads"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // mallory listed the namespace's secrets and got db-pass: both count.
+    assert_eq!(
+        reads,
+        [
+            ("alice@example.com", 2),
+            ("mallory@example.com", 2),
+            ("bob@example.com", 1),
+            (
+                "system:serviceaccount:kube-system:generic-garbage-collector",
+                1
+            )
+        ]
+    );
+    let top = saved("top-secret-readers", &["limit=2"]);
+    assert_eq!(
+        column(&top, "user_name"),
+        ["alice@example.com", "bob@example.com"]
+    );
+    assert_eq!(top[0]["secrets"], 2);
+}
+
+#[test]
+fn everything_an_identity_did_in_a_time_range() {
+    let rows = saved(
+        "identity-activity",
+        &[
+            "user=alice@example.com",
+            "from=2026-11-30T09:00:00Z",
+            "to=2026-11-30T10:00:00Z",
+        ],
+    );
+    // One row per request: the exec session's two stages are one request.
+    assert_eq!(
+        column(&rows, "audit_id"),
+        ["inc-001", "inc-002", "inc-003", "inc-006", "inc-007", "inc-008"]
+    );
+    let later = saved(
+        "identity-activity",
+        &["user=alice@example.com", "from=2026-11-30T10:00:00Z"],
+    );
+    assert_eq!(column(&later, "audit_id"), ["inc-026"]);
+}
+
+#[test]
+fn the_incident_timeline_from_the_investigations() {
+    let exec = saved("exec-sessions", &["namespace=shop"]);
+    assert_eq!(column(&exec, "audit_id"), ["inc-006"]);
+    assert_eq!(exec[0]["command"], "sh");
+    assert_eq!(exec[0]["container"], "app");
+    assert!(saved("exec-sessions", &["namespace=payments"]).is_empty());
+
+    let rbac = saved("rbac-timeline", &[]);
+    assert_eq!(
+        column(&rbac, "audit_id"),
+        ["inc-007", "inc-021", "inc-022", "inc-023", "inc-024"]
+    );
+    assert_eq!(rbac[0]["role_ref"], "view");
+    assert_eq!(
+        rbac[4]["subjects"],
+        serde_json::json!(["mallory@example.com"])
+    );
+    let grants = saved("cluster-admin-grants", &[]);
+    assert_eq!(column(&grants, "audit_id"), ["inc-024"]);
+
+    let probing = saved("forbidden-then-allowed", &[]);
+    assert_eq!(probing.len(), 1);
+    assert_eq!(probing[0]["user_name"], "mallory@example.com");
+    assert_eq!(probing[0]["denials"], 3);
+    assert!(saved("forbidden-then-allowed", &["within=5 minutes"]).is_empty());
+
+    let failures = saved("auth-failures-by-identity", &[]);
+    assert_eq!(column(&failures, "user_name"), ["mallory@example.com"]);
+    assert_eq!(failures[0]["requests"], 3);
+
+    let ips = saved("first-seen-ips", &["user=mallory@example.com"]);
+    assert_eq!(column(&ips, "source_ip"), ["198.51.100.9"]);
+    assert_eq!(ips[0]["requests"], 8);
+
+    assert_eq!(
+        column(&saved("deleted-namespaces", &[]), "namespace"),
+        ["audit"]
+    );
+    assert_eq!(column(&saved("privileged-pods", &[]), "pod"), ["miner"]);
+    let impersonation = saved("impersonation", &[]);
+    assert_eq!(column(&impersonation, "impersonated"), ["admin"]);
+    assert_eq!(impersonation[0]["impersonator"], "alice@example.com");
+    let anonymous = saved("anonymous-access", &[]);
+    assert_eq!(column(&anonymous, "request_uri"), ["/version"]);
+    assert_eq!(anonymous[0]["requests"], 2);
+    assert_eq!(
+        column(&saved("port-forwards", &[]), "audit_id"),
+        ["inc-009"]
+    );
+    let tokens = saved("token-multiple-ips", &[]);
+    assert_eq!(column(&tokens, "credential_id"), ["JTI=7f3c9a"]);
+    assert_eq!(tokens[0]["ips"], 2);
+}
+
+#[test]
+fn the_views_are_tables_of_every_session() {
+    let data = incident();
+    let rows = query(
+        &data,
+        "SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM events_dedup) AS requests, \
+         (SELECT count(*) FROM secret_access) AS secret_access, (SELECT count(*) FROM auth_failures) AS failures",
+    );
+    assert_eq!(rows[0]["events"], 25);
+    // Two requests were logged at two stages each.
+    assert_eq!(rows[0]["requests"], 23);
+    assert_eq!(rows[0]["secret_access"], 7);
+    assert_eq!(rows[0]["failures"], 3);
+}
+
+#[test]
+fn parameters_are_values_never_sql_and_mistakes_are_named() {
+    // A value that tries to end the string matches nothing instead of everything.
+    let rows = saved(
+        "object-history",
+        &["resource=secrets", "name=x' OR '1'='1", "namespace=shop"],
+    );
+    assert!(rows.is_empty(), "{rows:?}");
+
+    let data = incident().display().to_string();
+    let queries = repo("queries/forensics");
+    let base = ["query", "--data-dir", &data, "--queries", &queries];
+    let missing = run(&[
+        &base[..],
+        &["--saved", "secret-readers", "--param", "name=db-pass"],
+    ]
+    .concat());
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("parameter `namespace` is required"),
+        "{stderr}"
+    );
+
+    let unknown = run(&[
+        &base[..],
+        &["--saved", "deleted-namespaces", "--param", "user=x"],
+    ]
+    .concat());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("unknown parameter `user`"), "{stderr}");
+
+    let no_such = run(&[&base[..], &["--saved", "no-such-thing"]].concat());
+    let stderr = String::from_utf8_lossy(&no_such.stderr);
+    assert!(
+        stderr.contains("no saved investigation named `no-such-thing`"),
+        "{stderr}"
+    );
+}
