@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{query, run};
+use common::{event_list, http, query, run, Server};
 use serde_json::Value;
 
 fn repo(path: &str) -> String {
@@ -269,4 +269,245 @@ fn parameters_are_values_never_sql_and_mistakes_are_named() {
         stderr.contains("no saved investigation named `no-such-thing`"),
         "{stderr}"
     );
+}
+
+/// A server over a copy of the incident, with a token.
+fn serve_incident(extra: &[&str]) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(&[
+        "import",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--cluster",
+        "prod",
+        &repo("fixtures/forensics/incident.jsonl"),
+    ]);
+    assert!(output.status.success());
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "responder-token,prod\n").unwrap();
+    let tokens = tokens.display().to_string();
+    let queries = repo("queries/forensics");
+    let mut args = vec![
+        "--tokens-file",
+        tokens.as_str(),
+        "--queries",
+        queries.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    let server = Server::start(dir.path(), &args);
+    (dir, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_query_service_answers_in_every_format_and_refuses_what_is_not_a_query() {
+    let (_dir, server) = serve_incident(&[]);
+    let client = http();
+    let post = |accept: &str| {
+        client
+            .post(server.url("/v1/query"))
+            .bearer_auth("responder-token")
+            .header("accept", accept)
+    };
+    let sql = "SELECT count(*) AS n FROM events";
+    let ndjson = post("application/x-ndjson").body(sql).send().await.unwrap();
+    assert_eq!(ndjson.status(), 200);
+    assert_eq!(ndjson.headers()["content-type"], "application/x-ndjson");
+    assert_eq!(ndjson.text().await.unwrap().trim(), r#"{"n":25}"#);
+    let csv = post("text/csv").body(sql).send().await.unwrap();
+    assert_eq!(csv.text().await.unwrap(), "n\n25\n");
+    let arrow = post("application/vnd.apache.arrow.stream")
+        .body(sql)
+        .send()
+        .await
+        .unwrap();
+    let bytes = arrow.bytes().await.unwrap();
+    let reader =
+        datafusion::arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
+            .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    let n = batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::Int64Array>()
+        .unwrap()
+        .value(0);
+    assert_eq!(n, 25);
+
+    // A saved investigation with parameters, and ad-hoc SQL with parameters.
+    let readers: Vec<Value> = post("application/x-ndjson")
+        .json(&serde_json::json!({"saved": "secret-readers", "params": {"name": "db-pass", "namespace": "shop"}}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        readers,
+        saved("secret-readers", &["name=db-pass", "namespace=shop"])
+    );
+    let adhoc = post("application/x-ndjson")
+        .json(&serde_json::json!({"sql": "SELECT audit_id FROM events WHERE user_name = $user ORDER BY audit_id LIMIT 1", "params": {"user": "mallory@example.com"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        adhoc.text().await.unwrap().trim(),
+        r#"{"audit_id":"inc-020"}"#
+    );
+
+    // Mistakes and refusals, as 4xx with a JSON message naming the problem.
+    let invalid = post("application/x-ndjson")
+        .body("SELECT no_such_column FROM events")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 400);
+    assert!(invalid.text().await.unwrap().contains("no_such_column"));
+    for statement in [
+        "DROP TABLE events",
+        "COPY (SELECT 1) TO '/tmp/x.csv'",
+        "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let refused = post("application/x-ndjson")
+            .body(statement)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "{statement}");
+        assert!(
+            refused.text().await.unwrap().contains("read-only"),
+            "{statement}"
+        );
+    }
+    let file = post("application/x-ndjson")
+        .body("SELECT * FROM '/etc/passwd'")
+        .send()
+        .await
+        .unwrap();
+    assert!(file.status().is_client_error(), "{}", file.status());
+    let missing = post("application/x-ndjson")
+        .json(&serde_json::json!({"saved": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let unacceptable = post("application/xml").body(sql).send().await.unwrap();
+    assert_eq!(unacceptable.status(), 406);
+    let anonymous = client
+        .post(server.url("/v1/query"))
+        .body(sql)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    // The command line against the server prints what it prints locally.
+    let url = server.url("");
+    let output = run(&[
+        "query",
+        "--server",
+        &url,
+        "--token",
+        "responder-token",
+        "--format",
+        "jsonl",
+        "--saved",
+        "rbac-timeline",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let remote: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(remote, saved("rbac-timeline", &[]));
+    let table = run(&["query", "--server", &url, "--token", "responder-token", sql]);
+    assert!(
+        table.status.success(),
+        "{}",
+        String::from_utf8_lossy(&table.stderr)
+    );
+    assert!(String::from_utf8_lossy(&table.stdout).contains("| 25 |"));
+    let refused = run(&[
+        "query",
+        "--server",
+        &url,
+        "--token",
+        "responder-token",
+        "DROP TABLE events",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("403"));
+    server.terminate_cleanly();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heavy_query_is_bounded_and_never_delays_the_webhook() {
+    let (_dir, server) = serve_incident(&["--query-max-concurrent", "1", "--query-timeout", "3s"]);
+    let client = http();
+    let heavy = {
+        let request = client
+            .post(server.url("/v1/query"))
+            .bearer_auth("responder-token")
+            .body("SELECT count(*) FROM generate_series(1, 100000000000) a");
+        tokio::spawn(async move {
+            match request.send().await {
+                Ok(response) => (response.status().as_u16(), response.text().await.is_ok()),
+                Err(_) => (0, false),
+            }
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The second query finds the only slot taken.
+    let second = client
+        .post(server.url("/v1/query"))
+        .bearer_auth("responder-token")
+        .body("SELECT 1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 429);
+    // The webhook answers while the query runs.
+    for round in 0..3 {
+        let started = std::time::Instant::now();
+        let response = client
+            .post(server.url("/v1/audit"))
+            .bearer_auth("responder-token")
+            .body(event_list(&format!("during-{round}"), 50))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "the webhook took {:?} while a query ran",
+            started.elapsed()
+        );
+    }
+    // The time limit ends the query: its response breaks off instead of completing.
+    let (status, completed) = heavy.await.unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        !completed,
+        "the heavy query should have been stopped at its time limit"
+    );
+    let after = client
+        .post(server.url("/v1/query"))
+        .bearer_auth("responder-token")
+        .body("SELECT 1 AS one")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200);
+    server.terminate_cleanly();
 }

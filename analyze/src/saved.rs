@@ -291,6 +291,34 @@ fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
+/// `sql` (ad-hoc, not saved) with every `$name` replaced by its value in `values` as a string
+/// literal; a placeholder without a value, or a value without a placeholder, is an error.
+pub fn bind_sql(sql: &str, values: &BTreeMap<String, String>) -> Result<String, SavedError> {
+    let found = placeholders(sql);
+    let params = found
+        .iter()
+        .map(|name| Param {
+            name: name.to_string(),
+            default: None,
+            description: "a parameter of the query".into(),
+        })
+        .fold(Vec::<Param>::new(), |mut params, param| {
+            if !params.iter().any(|p| p.name == param.name) {
+                params.push(param);
+            }
+            params
+        });
+    SavedQuery {
+        name: "(query)".into(),
+        title: String::new(),
+        description: String::new(),
+        params,
+        sql: sql.to_string(),
+        path: PathBuf::new(),
+    }
+    .bind(values)
+}
+
 impl SavedQuery {
     /// The SQL with every `$name` replaced by its value (or default) as a string literal.
     /// Unknown and missing parameters are errors naming them.

@@ -55,6 +55,129 @@ pub struct QueryArgs {
     /// Directory of the saved investigations.
     #[arg(long, default_value = "queries/forensics", env = "AUDITLENS_QUERIES")]
     pub queries: PathBuf,
+    /// Ask a running `auditlens serve` (its `POST /v1/query`) instead of reading --data-dir:
+    /// its base URL, e.g. https://auditlens.example:9765.
+    #[arg(long, value_name = "URL", env = "AUDITLENS_SERVER")]
+    pub server: Option<String>,
+    /// Bearer token for --server (one of its --tokens-file).
+    #[arg(long, requires = "server", env = "AUDITLENS_TOKEN")]
+    pub token: Option<String>,
+}
+
+/// `--server`: the same query over HTTP, printed in the same formats.
+fn run_remote(args: &QueryArgs, server: &str) -> anyhow::Result<ExitCode> {
+    let base = server.trim_end_matches('/');
+    let client = reqwest::Client::builder()
+        .build()
+        .context("cannot build the HTTP client")?;
+    let with_token = |request: reqwest::RequestBuilder| match &args.token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        if args.list_saved {
+            let response = with_token(client.get(format!("{base}/v1/saved")))
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {base}"))?;
+            let listing: serde_json::Value = answer(response).await?.json().await?;
+            let mut out = std::io::stdout().lock();
+            for query in listing["saved"].as_array().into_iter().flatten() {
+                writeln!(
+                    out,
+                    "{}  {}",
+                    query["name"].as_str().unwrap_or(""),
+                    query["title"].as_str().unwrap_or("")
+                )?;
+                for param in query["params"].as_array().into_iter().flatten() {
+                    let name = param["name"].as_str().unwrap_or("");
+                    let help = param["description"].as_str().unwrap_or("");
+                    match param["default"].as_str() {
+                        Some(default) => {
+                            writeln!(out, "    --param {name}=…  {help} (default {default:?})")?
+                        }
+                        None => writeln!(out, "    --param {name}=…  {help} (required)")?,
+                    }
+                }
+                writeln!(out, "    {}", query["description"].as_str().unwrap_or(""))?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let mut body = serde_json::Map::new();
+        match (&args.saved, &args.sql) {
+            (Some(name), _) => {
+                body.insert("saved".into(), name.clone().into());
+                let mut params = serde_json::Map::new();
+                for param in &args.params {
+                    let Some((key, value)) = param.split_once('=') else {
+                        bail!("--param `{param}`: expected KEY=VALUE");
+                    };
+                    params.insert(key.trim().to_string(), value.into());
+                }
+                body.insert("params".into(), params.into());
+            }
+            (None, Some(sql)) => {
+                body.insert("sql".into(), sql.clone().into());
+            }
+            (None, None) => bail!("give the SQL, --saved NAME or --list-saved"),
+        }
+        let accept = match args.format {
+            Format::Jsonl => "application/x-ndjson",
+            Format::Csv => "text/csv",
+            Format::Table => crate::query_api::ARROW_STREAM,
+        };
+        let response = with_token(client.post(format!("{base}/v1/query")))
+            .header("accept", accept)
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {base}"))?;
+        let mut response = answer(response).await?;
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        match args.format {
+            Format::Jsonl | Format::Csv => {
+                while let Some(chunk) = response.chunk().await.context("the results broke off")? {
+                    stdout.write_all(&chunk)?;
+                }
+            }
+            Format::Table => {
+                let bytes = response.bytes().await.context("the results broke off")?;
+                let reader = datafusion::arrow::ipc::reader::StreamReader::try_new(
+                    std::io::Cursor::new(bytes),
+                    None,
+                )
+                .context("the server's Arrow stream is unreadable")?;
+                let mut writer = analyze::output::ResultWriter::new(
+                    OutputFormat::Table,
+                    reader.schema(),
+                    &mut stdout,
+                );
+                for batch in reader {
+                    if writer.write(&batch?)? == analyze::output::Flow::Stop {
+                        break;
+                    }
+                }
+                writer.finish()?;
+            }
+        }
+        stdout.flush()?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `response` when it is a success; else its `error` message as the error.
+async fn answer(response: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or(text);
+    bail!("the server answered {status}: {message}")
 }
 
 /// `--list-saved`: name, title, parameters, description.
@@ -101,6 +224,9 @@ fn statement(args: &QueryArgs) -> anyhow::Result<String> {
 }
 
 pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
+    if let Some(server) = &args.server {
+        return run_remote(&args, server);
+    }
     if args.list_saved {
         return list_saved(&args.queries);
     }

@@ -107,6 +107,18 @@ pub struct ServeArgs {
     /// Consumer group of the Kafka source: replicas in one group share the partitions.
     #[arg(long, default_value = "auditlens", env = "AUDITLENS_SOURCE_GROUP")]
     pub source_group: String,
+    /// Directory of the saved investigations `POST /v1/query` runs by name.
+    #[arg(long, default_value = "queries/forensics", env = "AUDITLENS_QUERIES")]
+    pub queries: PathBuf,
+    /// `POST /v1/query`: queries running at once; more get 429.
+    #[arg(long, default_value_t = 4, env = "AUDITLENS_QUERY_MAX_CONCURRENT")]
+    pub query_max_concurrent: usize,
+    /// `POST /v1/query`: memory each query may hold, in bytes (it spills to disk, then fails).
+    #[arg(long, default_value_t = 512 * 1024 * 1024, env = "AUDITLENS_QUERY_MEMORY_BYTES")]
+    pub query_memory_bytes: usize,
+    /// `POST /v1/query`: time a query may take, results included.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s", env = "AUDITLENS_QUERY_TIMEOUT")]
+    pub query_timeout: Duration,
     /// How often the coverage gauges of `/metrics` are recomputed from the stored events
     /// (`10m`; `0s` turns them off). `GET /v1/coverage` always computes on demand.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10m", env = "AUDITLENS_COVERAGE_EVERY")]
@@ -554,6 +566,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let latest = crate::coverage::Latest::default();
     let coverage =
         crate::coverage::routes(args.data.data_dir.clone(), stats.clone(), latest.clone());
+    let query_runtime =
+        crate::query_api::query_runtime().context("cannot start the query runtime")?;
+    let queries = crate::query_api::routes(
+        args.data.data_dir.clone(),
+        args.queries.clone(),
+        crate::query_api::QueryLimits {
+            max_concurrent: args.query_max_concurrent,
+            memory_per_query: args.query_memory_bytes,
+            timeout: args.query_timeout,
+        },
+        query_runtime.handle().clone(),
+    );
+    let coverage = coverage.merge(queries);
     config.server.extra_routes = Some(match config.server.extra_routes.take() {
         Some(routes) => routes.merge(coverage),
         None => coverage,
@@ -606,6 +631,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         detection.join();
     }
     runtime.shutdown_timeout(Duration::from_secs(10));
+    query_runtime.shutdown_timeout(Duration::from_secs(1));
     let totals = stats.snapshot();
     tracing::info!(
         accepted = totals.events_accepted,
