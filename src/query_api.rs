@@ -265,13 +265,14 @@ async fn query(State(state): State<QueryState>, headers: HeaderMap, body: Bytes)
     };
     let (data_dir, timeout) = (state.data_dir.clone(), state.limits.timeout);
     state.runtime.spawn(async move {
-        let _permit = permit;
+        // The last message is sent after the slot is given back, so a client that saw the end of
+        // one query can start the next at once.
         let work = async {
             let session = match open_session(&data_dir, &options).await {
                 Ok(session) => session,
                 Err(error) => {
                     let _ = planned_tx.send(Err(error));
-                    return;
+                    return None;
                 }
             };
             let mut results = match run_query(&session, &sql).await {
@@ -281,7 +282,7 @@ async fn query(State(state): State<QueryState>, headers: HeaderMap, body: Bytes)
                 }
                 Err(error) => {
                     let _ = planned_tx.send(Err(error));
-                    return;
+                    return None;
                 }
             };
             let chunk = Chunk::default();
@@ -293,12 +294,7 @@ async fn query(State(state): State<QueryState>, headers: HeaderMap, body: Bytes)
                 ))),
                 Format::Arrow => match StreamWriter::try_new(chunk.clone(), &results.schema()) {
                     Ok(writer) => Encoder::Arrow(Box::new(writer)),
-                    Err(error) => {
-                        let _ = chunks_tx
-                            .send(Err(std::io::Error::other(error.to_string())))
-                            .await;
-                        return;
-                    }
+                    Err(error) => return Some(Err(std::io::Error::other(error.to_string()))),
                 },
             };
             while let Some(batch) = results.next().await {
@@ -308,7 +304,7 @@ async fn query(State(state): State<QueryState>, headers: HeaderMap, body: Bytes)
                 match written {
                     Ok(flow) => {
                         if chunks_tx.send(Ok(chunk.take())).await.is_err() {
-                            return; // the client went away: dropping the stream stops the query
+                            return None; // the client went away: dropping the stream stops the query
                         }
                         if flow == Flow::Stop {
                             break;
@@ -316,27 +312,29 @@ async fn query(State(state): State<QueryState>, headers: HeaderMap, body: Bytes)
                     }
                     Err(error) => {
                         tracing::warn!(%error, "query failed while streaming its results");
-                        let _ = chunks_tx.send(Err(std::io::Error::other(error))).await;
-                        return;
+                        return Some(Err(std::io::Error::other(error)));
                     }
                 }
             }
-            match encoder.finish() {
-                Ok(()) => {
-                    let _ = chunks_tx.send(Ok(chunk.take())).await;
-                }
-                Err(error) => {
-                    let _ = chunks_tx.send(Err(std::io::Error::other(error))).await;
-                }
-            }
+            Some(
+                encoder
+                    .finish()
+                    .map(|()| chunk.take())
+                    .map_err(std::io::Error::other),
+            )
         };
-        if tokio::time::timeout(timeout, work).await.is_err() {
-            tracing::warn!(?timeout, "query stopped at its time limit");
-            let _ = chunks_tx
-                .send(Err(std::io::Error::other(
+        let last = match tokio::time::timeout(timeout, work).await {
+            Ok(last) => last,
+            Err(_) => {
+                tracing::warn!(?timeout, "query stopped at its time limit");
+                Some(Err(std::io::Error::other(
                     "the query ran past its time limit",
                 )))
-                .await;
+            }
+        };
+        drop(permit);
+        if let Some(last) = last {
+            let _ = chunks_tx.send(last).await;
         }
     });
     match planned_rx.await {

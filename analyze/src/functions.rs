@@ -33,6 +33,7 @@ pub fn register(ctx: &mut SessionContext) -> Result<()> {
         Function::CidrMatch,
         Function::IsPublicIp,
         Function::ImageRepository,
+        Function::IsSystemIdentity,
     ] {
         ctx.register_udf(ScalarUDF::from(StringFunction::new(function)));
     }
@@ -48,6 +49,7 @@ enum Function {
     CidrMatch,
     IsPublicIp,
     ImageRepository,
+    IsSystemIdentity,
 }
 
 impl Function {
@@ -59,12 +61,13 @@ impl Function {
             Function::CidrMatch => "cidr_match",
             Function::IsPublicIp => "is_public_ip",
             Function::ImageRepository => "image_repository",
+            Function::IsSystemIdentity => "is_system_identity",
         }
     }
 
     fn arity(self) -> usize {
         match self {
-            Function::IsPublicIp | Function::ImageRepository => 1,
+            Function::IsPublicIp | Function::ImageRepository | Function::IsSystemIdentity => 1,
             _ => 2,
         }
     }
@@ -75,7 +78,9 @@ impl Function {
                 DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
             }
             Function::JsonValue | Function::ImageRepository => DataType::Utf8,
-            Function::CidrMatch | Function::IsPublicIp => DataType::Boolean,
+            Function::CidrMatch | Function::IsPublicIp | Function::IsSystemIdentity => {
+                DataType::Boolean
+            }
         }
     }
 }
@@ -143,9 +148,30 @@ impl ScalarUDFImpl for StringFunction {
             Function::ImageRepository => Arc::new(strings_of(rows, |row| {
                 Ok(value(&strings[0], row).map(image_repository))
             })?),
+            Function::IsSystemIdentity => Arc::new(booleans(rows, |row| {
+                value(&strings[0], row).map(is_system_identity)
+            })),
         };
         Ok(ColumnarValue::Array(result))
     }
+}
+
+/// Whether `user` is the cluster acting on itself rather than a person or an application: the
+/// `system:` identities (control plane, nodes, kube-system service accounts) except
+/// `system:anonymous` and the service accounts of other namespaces, and the managed-cloud
+/// operators (`eks:*`, AKS's `aksService` and `masterclient`). As `is_system_principal` of the
+/// rules' `events_with_principal` view, without its `known_controllers` list.
+fn is_system_identity(user: &str) -> bool {
+    if user == "system:anonymous" {
+        return false;
+    }
+    if let Some(account) = user.strip_prefix("system:serviceaccount:") {
+        return account.starts_with("kube-system:");
+    }
+    user.starts_with("system:")
+        || user.starts_with("eks:")
+        || user == "aksService"
+        || user == "masterclient"
 }
 
 fn as_strings(array: &ArrayRef) -> Result<StringArray> {
@@ -464,6 +490,28 @@ fn image_repository(image: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_identities_are_the_cluster_acting_on_itself() {
+        for user in [
+            "system:kube-controller-manager",
+            "system:node:node-a",
+            "system:apiserver",
+            "system:serviceaccount:kube-system:replicaset-controller",
+            "eks:addon-manager",
+            "aksService",
+        ] {
+            assert!(is_system_identity(user), "{user}");
+        }
+        for user in [
+            "system:anonymous",
+            "system:serviceaccount:ci:deployer",
+            "alice@example.com",
+            "kubernetes-admin",
+        ] {
+            assert!(!is_system_identity(user), "{user}");
+        }
+    }
 
     #[test]
     fn json_paths_reach_every_container() {
