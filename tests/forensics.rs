@@ -16,28 +16,29 @@ fn repo(path: &str) -> String {
         .to_string()
 }
 
+/// A new data directory holding the incident, as cluster `prod`.
+fn import_incident() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(&[
+        "import",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--cluster",
+        "prod",
+        &repo("fixtures/forensics/incident.jsonl"),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    dir
+}
+
 /// A data directory holding the incident, imported once per test binary run.
 fn incident() -> PathBuf {
     static DATA: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DATA.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let output = run(&[
-            "import",
-            "--data-dir",
-            &dir.path().display().to_string(),
-            "--cluster",
-            "prod",
-            &repo("fixtures/forensics/incident.jsonl"),
-        ]);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        dir
-    })
-    .path()
-    .to_path_buf()
+    DATA.get_or_init(import_incident).path().to_path_buf()
 }
 
 /// Runs `auditlens query --saved NAME --param …` over the incident and parses the rows.
@@ -273,16 +274,7 @@ fn parameters_are_values_never_sql_and_mistakes_are_named() {
 
 /// A server over a copy of the incident, with a token.
 fn serve_incident(extra: &[&str]) -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let output = run(&[
-        "import",
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--cluster",
-        "prod",
-        &repo("fixtures/forensics/incident.jsonl"),
-    ]);
-    assert!(output.status.success());
+    let dir = import_incident();
     let tokens = dir.path().join("tokens.csv");
     std::fs::write(&tokens, "responder-token,prod\n").unwrap();
     let tokens = tokens.display().to_string();
