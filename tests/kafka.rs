@@ -547,6 +547,91 @@ async fn the_writer_role_stores_parquet_on_s3_compatible_storage() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_too_large_for_a_message_is_stored_without_its_bodies() {
+    const EVENTS: &str = "events";
+    let broker = Broker::start();
+    broker.create_topic(EVENTS);
+    let bootstrap = broker.bootstrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let ingest = Server::start(
+        &root.path().join("unused"),
+        &[
+            "--role",
+            "ingest",
+            "--kafka-brokers",
+            bootstrap.as_str(),
+            "--events-topic",
+            EVENTS,
+            "--events-message-max-bytes",
+            "16000",
+        ],
+    );
+    // A ConfigMap update logged at RequestResponse with a 40 KB body, and a small event.
+    let mut big: serde_json::Value = serde_json::from_str(
+        event_list("big", 1)
+            .split_once(r#""items":["#)
+            .unwrap()
+            .1
+            .trim_end_matches("]}"),
+    )
+    .unwrap();
+    big["level"] = "RequestResponse".into();
+    big["requestObject"] = serde_json::json!({"data": {"blob": "x".repeat(40_000)}});
+    big["responseObject"] = serde_json::json!({"data": {"blob": "y".repeat(40_000)}});
+    let small = event_list("small", 1);
+    let small = small
+        .split_once(r#""items":["#)
+        .unwrap()
+        .1
+        .trim_end_matches("]}");
+    let body =
+        format!(r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{big},{small}]}}"#);
+    let response = http()
+        .post(ingest.url("/v1/audit?cluster=prod-us"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", ingest.log_text());
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["accepted"], 2);
+
+    let writer = Server::start_until(
+        &data,
+        &[
+            "--role",
+            "writer",
+            "--kafka-brokers",
+            bootstrap.as_str(),
+            "--source-topics",
+            EVENTS,
+            "--flush-max-age-ms",
+            "300",
+        ],
+        "writing Kafka topics to Parquet",
+    );
+    wait_for("the events in Parquet", || {
+        (stored(&data, "prod-us") == (2, 2)).then_some(())
+    })
+    .await;
+    writer.terminate_cleanly();
+    let rows = query(
+        &data,
+        "SELECT audit_id, level, request_object IS NULL AS no_request, response_object IS NULL AS no_response, \
+         annotations['audit.k8s.io/truncated'] AS truncated FROM events ORDER BY audit_id",
+    );
+    assert_eq!(rows[0]["audit_id"], "big-0");
+    assert_eq!(rows[0]["level"], "RequestResponse");
+    assert_eq!(rows[0]["no_request"], true);
+    assert_eq!(rows[0]["no_response"], true);
+    assert_eq!(rows[0]["truncated"], "true");
+    assert_eq!(rows[1]["audit_id"], "small-0");
+    assert_eq!(rows[1]["truncated"], serde_json::Value::Null);
+    ingest.terminate_cleanly();
+}
+
 /// Every `.parquet` file under `dir`.
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
