@@ -4,7 +4,8 @@
 //! Results stream in the format the `Accept` header asks for: `application/x-ndjson` (the
 //! default), `text/csv` or `application/vnd.apache.arrow.stream`. Queries run on a runtime of
 //! their own, so a heavy one never takes the webhook's threads; at most `max_concurrent` run at
-//! once (more get 429), each with its own memory limit and a time limit.
+//! once (more get 429), each with its own memory limit and a time limit. `events` includes the
+//! rows acknowledged but not yet in Parquet (the pipeline's tail).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,14 +14,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use analyze::output::{Flow, ResultWriter};
-use analyze::{open_session, run_query, saved, OutputFormat, QueryError, QueryOptions};
+use analyze::table::TailSource;
+use analyze::{open_session_with_tail, run_query, saved, OutputFormat, QueryError, QueryOptions};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use datafusion::arrow::array::{ArrayRef, StringBuilder};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::ipc::writer::StreamWriter;
+use datafusion::error::DataFusionError;
 use futures::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
 
@@ -40,8 +46,49 @@ pub struct QueryLimits {
     pub timeout: Duration,
 }
 
+/// The pipeline's tail as a [`TailSource`]: rows acknowledged but not yet in Parquet, with
+/// their `cluster`, `date` and `hour`.
+#[derive(Debug)]
+pub struct PipelineTail(pub ingest::tail::Tail);
+
+impl TailSource for PipelineTail {
+    fn batch(
+        &self,
+        schema: &SchemaRef,
+    ) -> datafusion::error::Result<Option<datafusion::arrow::record_batch::RecordBatch>> {
+        let segments = self.0.snapshot();
+        if segments.iter().all(|(_, rows)| rows.is_empty()) {
+            return Ok(None);
+        }
+        let arrow = |e: ArrowError| DataFusionError::ArrowError(Box::new(e), None);
+        let mut events = schemas::EventBatchBuilder::new();
+        let (mut clusters, mut dates, mut hours) = (
+            StringBuilder::new(),
+            StringBuilder::new(),
+            StringBuilder::new(),
+        );
+        for (cluster, rows) in &segments {
+            for row in rows.iter() {
+                events.push(row).map_err(arrow)?;
+                let (date, hour) = ingest::tail::partition_of(cluster, row);
+                clusters.append_value(cluster);
+                dates.append_value(date);
+                hours.append_value(hour);
+            }
+        }
+        let mut columns = events.finish().map_err(arrow)?.columns().to_vec();
+        for mut partition in [clusters, dates, hours] {
+            columns.push(Arc::new(partition.finish()) as ArrayRef);
+        }
+        datafusion::arrow::record_batch::RecordBatch::try_new(schema.clone(), columns)
+            .map(Some)
+            .map_err(arrow)
+    }
+}
+
 #[derive(Clone)]
 struct QueryState {
+    tail: Option<Arc<dyn TailSource>>,
     data_dir: PathBuf,
     queries_dir: PathBuf,
     limits: QueryLimits,
@@ -49,8 +96,10 @@ struct QueryState {
     runtime: tokio::runtime::Handle,
 }
 
-/// The routes; queries run on `runtime`, which should be a runtime of their own.
+/// The routes; queries run on `runtime`, which should be a runtime of their own, and see the
+/// rows of `tail` beside the stored ones.
 pub fn routes(
+    tail: Option<Arc<dyn TailSource>>,
     data_dir: PathBuf,
     queries_dir: PathBuf,
     limits: QueryLimits,
@@ -62,6 +111,7 @@ pub fn routes(
         .route("/v1/saved", get(list_saved))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(QueryState {
+            tail,
             data_dir,
             queries_dir,
             limits,
@@ -263,12 +313,16 @@ async fn query(State(state): State<QueryState>, headers: HeaderMap, body: Bytes)
         memory_limit_bytes: state.limits.memory_per_query,
         ..QueryOptions::default()
     };
-    let (data_dir, timeout) = (state.data_dir.clone(), state.limits.timeout);
+    let (data_dir, timeout, tail) = (
+        state.data_dir.clone(),
+        state.limits.timeout,
+        state.tail.clone(),
+    );
     state.runtime.spawn(async move {
         // The last message is sent after the slot is given back, so a client that saw the end of
         // one query can start the next at once.
         let work = async {
-            let session = match open_session(&data_dir, &options).await {
+            let session = match open_session_with_tail(&data_dir, &options, tail).await {
                 Ok(session) => session,
                 Err(error) => {
                     let _ = planned_tx.send(Err(error));

@@ -503,3 +503,84 @@ async fn a_heavy_query_is_bounded_and_never_delays_the_webhook() {
     assert_eq!(after.status(), 200);
     server.terminate_cleanly();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_sees_an_event_as_soon_as_it_was_acknowledged() {
+    // Nothing is flushed to Parquet during the test.
+    let (dir, server) = serve_incident(&["--flush-max-age-ms", "600000"]);
+    let client = http();
+    let response = client
+        .post(server.url("/v1/audit?cluster=prod"))
+        .bearer_auth("responder-token")
+        .body(event_list("fresh", 3))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let count = |sql: &'static str| {
+        let request = client
+            .post(server.url("/v1/query"))
+            .bearer_auth("responder-token")
+            .body(sql);
+        async move {
+            let text = request.send().await.unwrap().text().await.unwrap();
+            let row: Value = serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("{text}"));
+            row["n"].as_i64().unwrap()
+        }
+    };
+    assert_eq!(
+        count("SELECT count(*) AS n FROM events WHERE audit_id LIKE 'fresh-%'").await,
+        3
+    );
+    // Filters, time ranges and partition columns apply to those rows as to stored ones.
+    assert_eq!(
+        count("SELECT count(*) AS n FROM events WHERE audit_id LIKE 'fresh-%' AND cluster = 'prod' AND date = '2026-11-30' AND stage_at >= TIMESTAMP '2026-11-30 10:01:00'").await,
+        2
+    );
+    assert_eq!(count("SELECT count(*) AS n FROM events").await, 28);
+    // They are not in Parquet yet: the local command, which reads the files only, misses them.
+    let stored = query(
+        dir.path(),
+        "SELECT count(*) AS n FROM events WHERE audit_id LIKE 'fresh-%'",
+    );
+    assert_eq!(stored[0]["n"], 0);
+    server.terminate_cleanly();
+    let stored = query(
+        dir.path(),
+        "SELECT count(*) AS n FROM events WHERE audit_id LIKE 'fresh-%'",
+    );
+    assert_eq!(stored[0]["n"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushed_rows_leave_the_tail_and_are_counted_once() {
+    let (dir, server) = serve_incident(&["--flush-max-age-ms", "300"]);
+    let client = http();
+    let response = client
+        .post(server.url("/v1/audit?cluster=prod"))
+        .bearer_auth("responder-token")
+        .body(event_list("flushed", 4))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let sql = "SELECT count(*) AS n FROM events WHERE audit_id LIKE 'flushed-%'";
+    common::wait_for("the rows in Parquet", || {
+        (query(dir.path(), sql)[0]["n"] == 4).then_some(())
+    })
+    .await;
+    // Give the writer its moment to let go of the tail after the rename.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let text = client
+        .post(server.url("/v1/query"))
+        .bearer_auth("responder-token")
+        .body(sql)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text.trim(), r#"{"n":4}"#);
+    server.terminate_cleanly();
+}

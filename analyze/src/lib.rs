@@ -39,4 +39,4 @@ pub use error::QueryError;
 pub use options::QueryOptions;
 pub use output::{write_results, OutputFormat, ResultWriter, WriteSummary};
 pub use query::{plan_query, run_query};
-pub use session::{open_session, EVENTS_TABLE, QUARANTINE_TABLE};
+pub use session::{open_session, open_session_with_tail, EVENTS_TABLE, QUARANTINE_TABLE};

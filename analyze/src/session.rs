@@ -95,14 +95,32 @@ pub async fn open_session(
     data_dir: &Path,
     options: &QueryOptions,
 ) -> Result<SessionContext, QueryError> {
+    open_session_with_tail(data_dir, options, None).await
+}
+
+/// [`open_session`], with `events` also holding the rows `tail` gives (acknowledged, not yet
+/// in Parquet).
+pub async fn open_session_with_tail(
+    data_dir: &Path,
+    options: &QueryOptions,
+    tail: Option<Arc<dyn crate::table::TailSource>>,
+) -> Result<SessionContext, QueryError> {
     let mut ctx =
         SessionContext::new_with_config_rt(session_config(options), runtime_env(options)?);
     crate::functions::register(&mut ctx).map_err(QueryError::Execution)?;
     for table in &STORED_TABLES {
         let dir = create_table_dir(&data_dir.join(table.name)).await?;
         let listing = listing_table(&ctx, &dir, (table.file_schema)())?;
-        let provider = TimePartitionedTable::new(Arc::new(listing), table.partition_time_column);
-        ctx.register_table(table.name, Arc::new(provider))
+        let provider: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(
+            TimePartitionedTable::new(Arc::new(listing), table.partition_time_column),
+        );
+        let provider = match (&tail, table.name) {
+            (Some(tail), EVENTS_TABLE) => {
+                Arc::new(crate::table::WithTail::new(provider, tail.clone()))
+            }
+            _ => provider,
+        };
+        ctx.register_table(table.name, provider)
             .map_err(QueryError::Execution)?;
     }
     let alerts = crate::alerts::table::AlertsTable::new(data_dir.to_path_buf());

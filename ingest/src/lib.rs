@@ -16,4 +16,5 @@ pub mod pipeline;
 pub mod server;
 pub mod stats;
 pub mod store;
+pub mod tail;
 pub mod wal;

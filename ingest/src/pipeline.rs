@@ -17,6 +17,7 @@ use crate::batcher::{BatchLimits, Buffer};
 use crate::decode::{decode_event, Decoded};
 use crate::stats::Stats;
 use crate::store::{FileOptions, Flush, SharedRows, Store, StoreError};
+use crate::tail::Tail;
 use crate::wal::record::{Record, RecordRef};
 use crate::wal::{self, WalError, WalWriter};
 
@@ -44,6 +45,8 @@ pub struct PipelineConfig {
     pub wal_segment_bytes: u64,
     /// Where durable events are copied for the detection engine, if it runs.
     pub tap: Option<Tap>,
+    /// Where durable events wait for queries until they are in Parquet.
+    pub tail: Tail,
 }
 
 /// Events made durable, shared with the detection engine (not copied).
@@ -148,6 +151,7 @@ impl PipelineConfig {
             wal_group_max: DEFAULT_WAL_GROUP_MAX,
             wal_segment_bytes: wal::DEFAULT_SEGMENT_BYTES,
             tap: None,
+            tail: Tail::default(),
         }
     }
 }
@@ -320,8 +324,9 @@ impl Pipeline {
         let (batch_tx, batch_rx) = mpsc::sync_channel(config.batch_queue_requests.max(1));
         let batcher_thread = {
             let (stats, wal_dir, limits) = (stats.clone(), wal_dir.clone(), config.limits);
+            let tail = config.tail.clone();
             spawn("batcher", move || {
-                run_batcher(batch_rx, store, limits, stats, wal_dir)
+                run_batcher(batch_rx, store, limits, stats, wal_dir, tail)
             })?
         };
         let (writer, replay) = WalWriter::open(
@@ -466,6 +471,8 @@ fn run_wal(
 struct WriteJob {
     flush: Flush,
     lsn_end: Option<u64>,
+    /// The tail's segments up to this one are in `flush`.
+    tail_through: Option<u64>,
 }
 
 fn write(
@@ -509,13 +516,19 @@ fn run_writer(
     stats: Arc<Stats>,
     wal_dir: PathBuf,
     stopping: Arc<AtomicBool>,
+    tail: Tail,
 ) -> Result<(), StoreError> {
     while let Ok(mut job) = rx.recv() {
         let mut retry_delay = FIRST_FLUSH_RETRY;
         let mut attempt = 1;
         loop {
             match write(&mut job, &store, &stats, &wal_dir) {
-                Ok(()) => break,
+                Ok(()) => {
+                    if let Some(seq) = job.tail_through {
+                        tail.release_through(seq);
+                    }
+                    break;
+                }
                 Err(error) => {
                     Stats::add(&stats.flush_errors, 1);
                     if stopping.load(Ordering::Relaxed) && attempt >= SHUTDOWN_FLUSH_ATTEMPTS {
@@ -547,17 +560,19 @@ fn run_batcher(
     limits: BatchLimits,
     stats: Arc<Stats>,
     wal_dir: PathBuf,
+    tail: Tail,
 ) -> Result<(), StoreError> {
     let stopping = Arc::new(AtomicBool::new(false));
     let (jobs, job_rx) = mpsc::sync_channel::<WriteJob>(1);
     let writer = {
-        let (stats, stopping) = (stats.clone(), stopping.clone());
+        let (stats, stopping, tail) = (stats.clone(), stopping.clone(), tail.clone());
         thread::Builder::new()
             .name("auditlens-writer".into())
-            .spawn(move || run_writer(job_rx, store, stats, wal_dir, stopping))
+            .spawn(move || run_writer(job_rx, store, stats, wal_dir, stopping, tail))
             .map_err(|_| writer_thread_error("cannot start the writer thread"))?
     };
     let mut buffer = Buffer::default();
+    let mut tail_through = None;
     loop {
         let wait = buffer
             .time_left(&limits, Instant::now())
@@ -565,6 +580,7 @@ fn run_batcher(
         let mut disconnected = false;
         match rx.recv_timeout(wait) {
             Ok(message) => {
+                tail_through = Some(tail.push(&message.cluster, message.events.clone()));
                 buffer.add_events(&message.cluster, message.events);
                 buffer.add_quarantined(&message.cluster, message.quarantined);
                 buffer.advance_lsn(message.lsn_end);
@@ -577,6 +593,7 @@ fn run_batcher(
             let job = WriteJob {
                 flush: std::mem::take(buffer.pending()),
                 lsn_end: buffer.lsn_end(),
+                tail_through: tail_through.take(),
             };
             buffer.clear();
             // Blocks while one flush is written and another waits: backpressure, by design.

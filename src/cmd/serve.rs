@@ -568,7 +568,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         crate::coverage::routes(args.data.data_dir.clone(), stats.clone(), latest.clone());
     let query_runtime =
         crate::query_api::query_runtime().context("cannot start the query runtime")?;
+    let tail: Arc<dyn analyze::table::TailSource> =
+        Arc::new(crate::query_api::PipelineTail(config.pipeline.tail.clone()));
     let queries = crate::query_api::routes(
+        Some(tail),
         args.data.data_dir.clone(),
         args.queries.clone(),
         crate::query_api::QueryLimits {
