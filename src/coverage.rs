@@ -27,16 +27,17 @@ struct CoverageState {
     latest: Latest,
 }
 
-/// `GET /v1/coverage?cluster=C&since=24h&preset=NAME` and `GET /metrics`.
-pub fn routes(data_dir: PathBuf, stats: Arc<Stats>, latest: Latest) -> Router {
-    Router::new()
-        .route("/v1/coverage", get(coverage))
-        .route("/metrics", get(metrics))
-        .with_state(CoverageState {
-            data_dir,
-            stats,
-            latest,
-        })
+/// `GET /metrics`, and with `report` `GET /v1/coverage?cluster=C&since=24h&preset=NAME`.
+pub fn routes(data_dir: PathBuf, stats: Arc<Stats>, latest: Latest, report: bool) -> Router {
+    let mut router = Router::new().route("/metrics", get(metrics));
+    if report {
+        router = router.route("/v1/coverage", get(coverage));
+    }
+    router.with_state(CoverageState {
+        data_dir,
+        stats,
+        latest,
+    })
 }
 
 fn problem(status: StatusCode, message: String) -> Response {

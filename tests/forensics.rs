@@ -584,3 +584,47 @@ async fn flushed_rows_leave_the_tail_and_are_counted_once() {
     assert_eq!(text.trim(), r#"{"n":4}"#);
     server.terminate_cleanly();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn off_loopback_without_client_identity_the_history_is_not_served() {
+    let dir = import_incident();
+    let port = common::free_port().port();
+    let mut child = std::process::Command::new(common::BIN)
+        .args([
+            "serve",
+            "--no-rules",
+            "--allow-insecure",
+            "--log-format",
+            "json",
+        ])
+        .args(["--listen", &format!("0.0.0.0:{port}"), "--data-dir"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = http();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while client.get(format!("{base}/livez")).send().await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "serve did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let query = client
+        .post(format!("{base}/v1/query"))
+        .body("SELECT count(*) FROM events")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(query.status(), 404);
+    let coverage = client
+        .get(format!("{base}/v1/coverage"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(coverage.status(), 404);
+    let metrics = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+}

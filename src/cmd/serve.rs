@@ -563,9 +563,24 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.server.extra_routes = Some(live::status_routes(statuses));
         Some(detection)
     };
+    // Reading the audit history (queries, the coverage report) needs a client identity off
+    // loopback: a bearer token or a client certificate. TLS alone (or --allow-insecure) keeps
+    // those routes off.
+    let authenticated = config.server.tokens.is_some() || args.client_ca.is_some();
+    let history_allowed = args.listen.ip().is_loopback() || authenticated;
+    if !history_allowed {
+        tracing::warn!(
+            listen = %args.listen,
+            "POST /v1/query and GET /v1/coverage are off: off loopback they need --tokens-file or --client-ca"
+        );
+    }
     let latest = crate::coverage::Latest::default();
-    let coverage =
-        crate::coverage::routes(args.data.data_dir.clone(), stats.clone(), latest.clone());
+    let coverage = crate::coverage::routes(
+        args.data.data_dir.clone(),
+        stats.clone(),
+        latest.clone(),
+        history_allowed,
+    );
     let query_runtime =
         crate::query_api::query_runtime().context("cannot start the query runtime")?;
     let tail: Arc<dyn analyze::table::TailSource> =
@@ -581,7 +596,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         query_runtime.handle().clone(),
     );
-    let coverage = coverage.merge(queries);
+    let coverage = if history_allowed {
+        coverage.merge(queries)
+    } else {
+        coverage
+    };
     config.server.extra_routes = Some(match config.server.extra_routes.take() {
         Some(routes) => routes.merge(coverage),
         None => coverage,
