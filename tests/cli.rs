@@ -2,17 +2,8 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{event_list, http, query, run, Server};
+use common::{event_list, http, query, repo, run, Server};
 use serde_json::{json, Value};
-
-fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_acknowledges_flushes_on_sigterm_and_query_sees_it() {

@@ -7,15 +7,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{http, run, Server};
+use common::{http, repo, run, Server};
 use serde_json::Value;
-
-fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
 
 /// Runs `auditlens ARGS`, asserts the exit status, parses stdout as JSON.
 fn json_of(args: &[&str]) -> Value {

@@ -4,17 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::{event_list, http, query, run, Server};
+use common::{event_list, http, query, repo, run, Server};
 use serde_json::Value;
-
-fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
 
 /// A new data directory holding the incident, as cluster `prod`.
 fn import_incident() -> tempfile::TempDir {
@@ -423,6 +416,29 @@ async fn the_query_service_answers_in_every_format_and_refuses_what_is_not_a_que
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(remote, saved("rbac-timeline", &[]));
+    let listing = run(&[
+        "query",
+        "--server",
+        &url,
+        "--token",
+        "responder-token",
+        "--list-saved",
+    ]);
+    assert!(
+        listing.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    let local = run(&[
+        "query",
+        "--list-saved",
+        "--queries",
+        &repo("queries/forensics"),
+    ]);
+    assert_eq!(
+        listing.stdout, local.stdout,
+        "the server lists what the directory holds"
+    );
     let table = run(&["query", "--server", &url, "--token", "responder-token", sql]);
     assert!(
         table.status.success(),

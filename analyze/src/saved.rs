@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a saved investigation could not be loaded or bound.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +29,7 @@ pub enum SavedError {
 }
 
 /// One named parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Param {
     pub name: String,
     /// `None`: the parameter is required.
@@ -37,8 +37,8 @@ pub struct Param {
     pub description: String,
 }
 
-/// One saved investigation.
-#[derive(Debug, Clone, Serialize)]
+/// One saved investigation (as `GET /v1/saved` lists it: without its SQL and path).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedQuery {
     /// The file name without `.sql`.
     pub name: String,
@@ -158,7 +158,7 @@ fn parse(path: &Path, text: &str) -> Result<SavedQuery, SavedError> {
                 last = Some("description");
             }
             "param" => {
-                params.push(parse_param(comment, value).map_err(|m| header_error(number, m))?);
+                params.push(parse_param(value).map_err(|m| header_error(number, m))?);
                 last = Some("param");
             }
             _ => last = None,
@@ -187,13 +187,9 @@ fn parse(path: &Path, text: &str) -> Result<SavedQuery, SavedError> {
     Ok(query)
 }
 
-/// `NAME (default 'V'): description` or `NAME: description`. `comment` is the whole header
-/// comment (the description may itself hold colons).
-fn parse_param(comment: &str, _value: &str) -> Result<Param, String> {
-    let after = comment
-        .split_once("param:")
-        .map(|(_, rest)| rest.trim_start())
-        .unwrap_or_default();
+/// `NAME (default 'V'): description` or `NAME: description`: what follows `param:` (the
+/// description may itself hold colons).
+fn parse_param(after: &str) -> Result<Param, String> {
     let end = after
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(after.len());

@@ -81,28 +81,16 @@ fn run_remote(args: &QueryArgs, server: &str) -> anyhow::Result<ExitCode> {
                 .send()
                 .await
                 .with_context(|| format!("cannot reach {base}"))?;
-            let listing: serde_json::Value = answer(response).await?.json().await?;
-            let mut out = std::io::stdout().lock();
-            for query in listing["saved"].as_array().into_iter().flatten() {
-                writeln!(
-                    out,
-                    "{}  {}",
-                    query["name"].as_str().unwrap_or(""),
-                    query["title"].as_str().unwrap_or("")
-                )?;
-                for param in query["params"].as_array().into_iter().flatten() {
-                    let name = param["name"].as_str().unwrap_or("");
-                    let help = param["description"].as_str().unwrap_or("");
-                    match param["default"].as_str() {
-                        Some(default) => {
-                            writeln!(out, "    --param {name}=…  {help} (default {default:?})")?
-                        }
-                        None => writeln!(out, "    --param {name}=…  {help} (required)")?,
-                    }
-                }
-                writeln!(out, "    {}", query["description"].as_str().unwrap_or(""))?;
+            #[derive(serde::Deserialize)]
+            struct Listing {
+                saved: Vec<saved::SavedQuery>,
             }
-            return Ok(ExitCode::SUCCESS);
+            let listing: Listing = answer(response)
+                .await?
+                .json()
+                .await
+                .context("the server's list of saved investigations is unreadable")?;
+            return print_saved(&listing.saved);
         }
         let mut body = serde_json::Map::new();
         match (&args.saved, &args.sql) {
@@ -181,9 +169,9 @@ async fn answer(response: reqwest::Response) -> anyhow::Result<reqwest::Response
 }
 
 /// `--list-saved`: name, title, parameters, description.
-fn list_saved(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn print_saved(all: &[saved::SavedQuery]) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    for query in saved::load_dir(dir)? {
+    for query in all {
         writeln!(out, "{}  {}", query.name, query.title)?;
         for param in &query.params {
             match &param.default {
@@ -228,7 +216,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
         return run_remote(&args, server);
     }
     if args.list_saved {
-        return list_saved(&args.queries);
+        return print_saved(&saved::load_dir(&args.queries)?);
     }
     let sql = statement(&args)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -125,6 +125,14 @@ fn unsafe_kill(pid: libc::pid_t, signal: libc::c_int) {
     }
 }
 
+/// A path of the repository (fixtures, queries) as an argument.
+pub fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
 /// Runs `auditlens ARGS` to completion.
 pub fn run(args: &[&str]) -> Output {
     Command::new(BIN)

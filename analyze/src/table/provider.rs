@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{Constraints, Statistics};
@@ -12,7 +13,6 @@ use datafusion::datasource::listing::ListingTable;
 use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
-use futures::future::BoxFuture;
 
 use super::time_bounds::partition_filter;
 
@@ -72,6 +72,7 @@ impl fmt::Debug for TimePartitionedTable {
     }
 }
 
+#[async_trait]
 impl TableProvider for TimePartitionedTable {
     fn schema(&self) -> SchemaRef {
         self.inner.schema()
@@ -98,22 +99,13 @@ impl TableProvider for TimePartitionedTable {
         self.inner.statistics()
     }
 
-    // `TableProvider` is an `#[async_trait]` trait; this is the signature that macro expands
-    // `async fn scan` to, written out because `async-trait` is not a dependency of ours.
-    fn scan<'life0, 'life1, 'life2, 'life3, 'async_trait>(
-        &'life0 self,
-        state: &'life1 dyn Session,
-        projection: Option<&'life2 Vec<usize>>,
-        filters: &'life3 [Expr],
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
         limit: Option<usize>,
-    ) -> BoxFuture<'async_trait, Result<Arc<dyn ExecutionPlan>>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        'life3: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(self.scan_hours(state, projection, filters, limit))
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.scan_hours(state, projection, filters, limit).await
     }
 }

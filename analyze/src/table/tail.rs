@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
@@ -12,7 +13,6 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::ExecutionPlan;
-use futures::future::BoxFuture;
 
 /// Where the rows not yet stored come from (the ingest pipeline, in `serve`).
 pub trait TailSource: Send + Sync + fmt::Debug {
@@ -34,24 +34,6 @@ impl WithTail {
     pub fn new(inner: Arc<dyn TableProvider>, tail: Arc<dyn TailSource>) -> Self {
         WithTail { inner, tail }
     }
-
-    async fn scan_both(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let stored = self.inner.scan(state, projection, filters, limit).await?;
-        let schema = self.inner.schema();
-        let Some(batch) = self.tail.batch(&schema)? else {
-            return Ok(stored);
-        };
-        let tail = MemTable::try_new(schema, vec![vec![batch]])?
-            .scan(state, projection, &[], limit)
-            .await?;
-        UnionExec::try_new(vec![stored, tail])
-    }
 }
 
 impl fmt::Debug for WithTail {
@@ -62,6 +44,7 @@ impl fmt::Debug for WithTail {
     }
 }
 
+#[async_trait]
 impl TableProvider for WithTail {
     fn schema(&self) -> SchemaRef {
         self.inner.schema()
@@ -78,21 +61,21 @@ impl TableProvider for WithTail {
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 
-    // Written out as `async-trait` expands `async fn scan`, like `TimePartitionedTable`.
-    fn scan<'life0, 'life1, 'life2, 'life3, 'async_trait>(
-        &'life0 self,
-        state: &'life1 dyn Session,
-        projection: Option<&'life2 Vec<usize>>,
-        filters: &'life3 [Expr],
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
         limit: Option<usize>,
-    ) -> BoxFuture<'async_trait, Result<Arc<dyn ExecutionPlan>>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        'life3: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(self.scan_both(state, projection, filters, limit))
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let stored = self.inner.scan(state, projection, filters, limit).await?;
+        let schema = self.inner.schema();
+        let Some(batch) = self.tail.batch(&schema)? else {
+            return Ok(stored);
+        };
+        let tail = MemTable::try_new(schema, vec![vec![batch]])?
+            .scan(state, projection, &[], limit)
+            .await?;
+        UnionExec::try_new(vec![stored, tail])
     }
 }
