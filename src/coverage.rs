@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use analyze::observed::{observe, ObservedOptions, ObservedReport, ObservedStatus};
 use analyze::{open_session, QueryOptions};
+
+use crate::query_api::problem;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -38,10 +40,6 @@ pub fn routes(data_dir: PathBuf, stats: Arc<Stats>, latest: Latest, report: bool
         stats,
         latest,
     })
-}
-
-fn problem(status: StatusCode, message: String) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
 async fn coverage(
@@ -124,31 +122,8 @@ async fn clusters(
     data_dir: &std::path::Path,
     since_micros: Option<i64>,
 ) -> anyhow::Result<Vec<String>> {
-    use datafusion::prelude::{col, lit};
     let session = open_session(data_dir, &QueryOptions::default()).await?;
-    let mut events = session.table(analyze::session::EVENTS_TABLE).await?;
-    if let Some(since) = since_micros {
-        let since = datafusion::scalar::ScalarValue::TimestampMicrosecond(
-            Some(since),
-            Some(schemas::columns::UTC.into()),
-        );
-        events = events.filter(col("stage_at").gt_eq(lit(since)))?;
-    }
-    let batches = events
-        .select(vec![col("cluster")])?
-        .distinct()?
-        .collect()
-        .await?;
-    let mut out = Vec::new();
-    for batch in batches {
-        let column = datafusion::arrow::compute::cast(
-            batch.column(0),
-            &datafusion::arrow::datatypes::DataType::Utf8,
-        )?;
-        let column = datafusion::arrow::array::AsArray::as_string::<i32>(&column);
-        out.extend(column.iter().flatten().map(str::to_string));
-    }
-    Ok(out)
+    Ok(analyze::observed::clusters(&session, since_micros).await?)
 }
 
 /// A label value in the exposition format.

@@ -129,7 +129,8 @@ pub fn query_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-fn problem(status: StatusCode, message: impl Into<String>) -> Response {
+/// An error answer: `status` with `{"error": message}`.
+pub fn problem(status: StatusCode, message: impl Into<String>) -> Response {
     Problem(status, message.into()).into_response()
 }
 

@@ -323,24 +323,56 @@ fn rfc3339(micros: i64) -> Option<String> {
         .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
-/// Registers `scoped` (the events of the scope) and the building-block views on `ctx`.
-async fn register_scope(ctx: &SessionContext, options: &ObservedOptions) -> Result<(), QueryError> {
+/// `events` narrowed to one cluster (or all) and to events at or after `since_micros`.
+async fn scoped_events(
+    ctx: &SessionContext,
+    cluster: Option<&str>,
+    since_micros: Option<i64>,
+) -> Result<datafusion::dataframe::DataFrame, QueryError> {
     let mut events = ctx
         .table(crate::session::EVENTS_TABLE)
         .await
         .map_err(QueryError::Execution)?;
-    if let Some(cluster) = &options.cluster {
+    if let Some(cluster) = cluster {
         events = events
-            .filter(col("cluster").eq(lit(cluster.as_str())))
+            .filter(col("cluster").eq(lit(cluster)))
             .map_err(QueryError::Execution)?;
     }
-    if let Some(since) = options.since_micros {
-        let since =
-            datafusion::scalar::ScalarValue::TimestampMicrosecond(Some(since), Some("UTC".into()));
+    if let Some(since) = since_micros {
+        let since = datafusion::scalar::ScalarValue::TimestampMicrosecond(
+            Some(since),
+            Some(schemas::columns::UTC.into()),
+        );
         events = events
             .filter(col("stage_at").gt_eq(lit(since)))
             .map_err(QueryError::Execution)?;
     }
+    Ok(events)
+}
+
+/// The clusters with events at or after `since_micros`: the scopes worth a report.
+pub async fn clusters(
+    ctx: &SessionContext,
+    since_micros: Option<i64>,
+) -> Result<Vec<String>, QueryError> {
+    let batches = scoped_events(ctx, None, since_micros)
+        .await?
+        .select(vec![col("cluster")])
+        .and_then(|frame| frame.distinct())
+        .map_err(QueryError::Execution)?
+        .collect()
+        .await
+        .map_err(QueryError::Execution)?;
+    Ok(Rows { batches }
+        .strings("cluster")?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// Registers `scoped` (the events of the scope) and the building-block views on `ctx`.
+async fn register_scope(ctx: &SessionContext, options: &ObservedOptions) -> Result<(), QueryError> {
+    let events = scoped_events(ctx, options.cluster.as_deref(), options.since_micros).await?;
     ctx.register_table("scoped", events.into_view())
         .map_err(QueryError::Execution)?;
     for (name, sql) in VIEWS {
