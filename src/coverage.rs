@@ -1,13 +1,16 @@
 //! Coverage in `serve`: `GET /v1/coverage` (the observed report as JSON, what
 //! `auditlens coverage --observed --format json` prints) and `GET /metrics` (the ingest
-//! counters, and a gauge per CIS requirement and cluster, refreshed in the background).
+//! counters, the alert sinks' counters, and a gauge per CIS requirement and cluster, refreshed in
+//! the background).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use analyze::alerts::sink::SinkStats;
 use analyze::observed::{observe, ObservedOptions, ObservedReport, ObservedStatus};
 use analyze::{open_session, QueryOptions};
 
@@ -22,15 +25,25 @@ use ingest::stats::Stats;
 /// Each cluster's last observed report, for `/metrics`.
 pub type Latest = Arc<Mutex<BTreeMap<String, ObservedReport>>>;
 
+/// Each alert sink's counters by sink name, for `/metrics` (filled once detection started).
+pub type SinkMetrics = Arc<Mutex<Vec<(String, Arc<SinkStats>)>>>;
+
 #[derive(Clone)]
 struct CoverageState {
     data_dir: PathBuf,
     stats: Arc<Stats>,
+    sinks: SinkMetrics,
     latest: Latest,
 }
 
 /// `GET /metrics`, and with `report` `GET /v1/coverage?cluster=C&since=24h&preset=NAME`.
-pub fn routes(data_dir: PathBuf, stats: Arc<Stats>, latest: Latest, report: bool) -> Router {
+pub fn routes(
+    data_dir: PathBuf,
+    stats: Arc<Stats>,
+    sinks: SinkMetrics,
+    latest: Latest,
+    report: bool,
+) -> Router {
     let mut router = Router::new().route("/metrics", get(metrics));
     if report {
         router = router.route("/v1/coverage", get(coverage));
@@ -38,6 +51,7 @@ pub fn routes(data_dir: PathBuf, stats: Arc<Stats>, latest: Latest, report: bool
     router.with_state(CoverageState {
         data_dir,
         stats,
+        sinks,
         latest,
     })
 }
@@ -134,6 +148,14 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// A metric of every sink: name, type, help, and how to read it.
+type SinkMetric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&SinkStats) -> u64,
+);
+
 async fn metrics(State(state): State<CoverageState>) -> Response {
     let mut out = String::new();
     let counters = serde_json::to_value(state.stats.snapshot()).unwrap_or_default();
@@ -141,6 +163,46 @@ async fn metrics(State(state): State<CoverageState>) -> Response {
         for (name, value) in counters {
             let _ = writeln!(out, "# TYPE auditlens_{name}_total counter");
             let _ = writeln!(out, "auditlens_{name}_total {value}");
+        }
+    }
+    let sinks = state
+        .sinks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let sink_counters: [SinkMetric; 4] = [
+        (
+            "auditlens_alerts_delivered_total",
+            "counter",
+            "Alerts a sink delivered.",
+            |s| s.delivered.load(Ordering::Relaxed),
+        ),
+        (
+            "auditlens_alerts_delivery_failures_total",
+            "counter",
+            "Failed delivery attempts of a sink (retried).",
+            |s| s.failures.load(Ordering::Relaxed),
+        ),
+        (
+            "auditlens_alerts_dead_lettered_total",
+            "counter",
+            "Alerts a sink refused for good, written to its dead-letter file.",
+            |s| s.dead_lettered.load(Ordering::Relaxed),
+        ),
+        (
+            "auditlens_alerts_pending",
+            "gauge",
+            "Alerts in the alert log that a sink has not delivered yet.",
+            |s| s.pending.load(Ordering::Relaxed),
+        ),
+    ];
+    if !sinks.is_empty() {
+        for (name, kind, help, read) in sink_counters {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (sink, stats) in &sinks {
+                let _ = writeln!(out, "{name}{{sink=\"{}\"}} {}", label(sink), read(stats));
+            }
         }
     }
     let latest = state

@@ -216,6 +216,27 @@ async fn an_alert_kafka_cannot_take_goes_to_the_dead_letters() {
     assert!(server
         .log_text()
         .contains("the sink refused an alert; written to its dead-letter file"));
+    // The refusal is counted where Prometheus scrapes it.
+    let wanted = [
+        r#"auditlens_alerts_dead_lettered_total{sink="kafka"} 1"#,
+        r#"auditlens_alerts_delivered_total{sink="kafka"} 1"#,
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = http()
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if wanted.iter().all(|line| metrics.contains(line)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     server.terminate_cleanly();
 }
 

@@ -396,7 +396,12 @@ fn run_detect_role(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot create the data directory {data_dir}"))?;
     let source = kafka_source(&args)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let (tap, detection) = start_detection(&args, &runtime, live::Statuses::default())?;
+    let (tap, detection) = start_detection(
+        &args,
+        &runtime,
+        live::Statuses::default(),
+        &crate::coverage::SinkMetrics::default(),
+    )?;
     let consumer = {
         let _entered = runtime.enter();
         source.consumer().context("--source-topics")?
@@ -445,6 +450,7 @@ fn start_detection(
     args: &ServeArgs,
     runtime: &tokio::runtime::Runtime,
     statuses: live::Statuses,
+    sink_metrics: &crate::coverage::SinkMetrics,
 ) -> anyhow::Result<(ingest::pipeline::Tap, live::Detection)> {
     let pack = args.pack.load()?;
     for error in &pack.errors {
@@ -455,6 +461,10 @@ fn start_detection(
         ..pack.engine_options()
     };
     let sinks = args.alerts.sinks(&args.kafka, runtime)?;
+    *sink_metrics.lock().unwrap_or_else(|e| e.into_inner()) = sinks
+        .iter()
+        .map(|runner| (runner.sink.name().to_string(), runner.stats.clone()))
+        .collect();
     live::start(
         pack.rules,
         options,
@@ -552,13 +562,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if rules_missing {
         tracing::warn!(rules = %args.pack.rules.display(), "no rules directory; detection is off (give --rules DIR)");
     }
+    let sink_metrics = crate::coverage::SinkMetrics::default();
     let detection = if args.no_rules || rules_missing {
         None
     } else {
         std::fs::create_dir_all(&args.data.data_dir)
             .with_context(|| format!("cannot create the data directory {data_dir}"))?;
         let statuses = live::Statuses::default();
-        let (tap, detection) = start_detection(&args, &runtime, statuses.clone())?;
+        let (tap, detection) = start_detection(&args, &runtime, statuses.clone(), &sink_metrics)?;
         config.pipeline.tap = Some(tap);
         config.server.extra_routes = Some(live::status_routes(statuses));
         Some(detection)
@@ -578,6 +589,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let coverage = crate::coverage::routes(
         args.data.data_dir.clone(),
         stats.clone(),
+        sink_metrics,
         latest.clone(),
         history_allowed,
     );
