@@ -7,6 +7,7 @@ mod coverage;
 mod detect;
 mod kafka;
 mod logging;
+mod pg;
 mod query_api;
 
 use std::process::ExitCode;

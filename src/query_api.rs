@@ -40,6 +40,9 @@ const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 pub struct QueryLimits {
     /// Queries running at once; more are refused with 429.
     pub max_concurrent: usize,
+    /// The slots of running queries, `max_concurrent` of them, shared with the PostgreSQL
+    /// listener.
+    pub permits: Arc<Semaphore>,
     /// Memory each query may hold (all of them at most `max_concurrent` times this).
     pub memory_per_query: usize,
     /// Time a query may take, results included.
@@ -105,7 +108,7 @@ pub fn routes(
     limits: QueryLimits,
     runtime: tokio::runtime::Handle,
 ) -> Router {
-    let permits = Arc::new(Semaphore::new(limits.max_concurrent.max(1)));
+    let permits = limits.permits.clone();
     Router::new()
         .route("/v1/query", post(query))
         .route("/v1/saved", get(list_saved))

@@ -32,7 +32,8 @@ pub fn refused_statement(statement: &DfStatement) -> Option<String> {
     }
 }
 
-fn refused_sql_statement(statement: &Statement) -> Option<String> {
+/// [`refused_statement`] for a statement as sqlparser parsed it.
+pub fn refused_sql_statement(statement: &Statement) -> Option<String> {
     let name = match statement {
         Statement::Query(query) => return refused_query(query),
         Statement::Explain { statement, .. } => return refused_sql_statement(statement),
@@ -61,7 +62,7 @@ fn refused_sql_statement(statement: &Statement) -> Option<String> {
 
 /// A query is read-only unless it writes its result somewhere (`SELECT … INTO`) or holds a
 /// data-modifying part (`WITH t AS (INSERT …)`).
-fn refused_query(query: &Query) -> Option<String> {
+pub fn refused_query(query: &Query) -> Option<String> {
     if let Some(with) = &query.with {
         for cte in &with.cte_tables {
             if let Some(name) = refused_query(&cte.query) {

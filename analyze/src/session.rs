@@ -12,8 +12,9 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::QueryError;
@@ -149,18 +150,35 @@ fn session_config(options: &QueryOptions) -> SessionConfig {
     config
 }
 
-fn runtime_env(options: &QueryOptions) -> Result<Arc<RuntimeEnv>, QueryError> {
-    let pool = TrackConsumersPool::new(
-        FairSpillPool::new(options.memory_limit_bytes),
+/// A session sharing everything with `ctx` (tables, views, functions, caches, settings) but
+/// with a memory pool of its own of `memory_limit_bytes`: a limit per connection of a query
+/// service whose connections share one session setup.
+pub fn with_own_memory_pool(ctx: &SessionContext, memory_limit_bytes: usize) -> SessionContext {
+    let state = ctx.state();
+    let mut runtime = state.runtime_env().as_ref().clone();
+    runtime.memory_pool = memory_pool(memory_limit_bytes);
+    SessionContext::new_with_state(
+        SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(Arc::new(runtime))
+            .build(),
+    )
+}
+
+fn memory_pool(limit_bytes: usize) -> Arc<dyn MemoryPool> {
+    Arc::new(TrackConsumersPool::new(
+        FairSpillPool::new(limit_bytes),
         MEMORY_ERROR_TOP_CONSUMERS,
-    );
+    ))
+}
+
+fn runtime_env(options: &QueryOptions) -> Result<Arc<RuntimeEnv>, QueryError> {
     let disk = if options.max_spill_bytes == 0 {
         DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled)
     } else {
         DiskManagerBuilder::default().with_max_temp_directory_size(options.max_spill_bytes)
     };
     RuntimeEnvBuilder::new()
-        .with_memory_pool(Arc::new(pool))
+        .with_memory_pool(memory_pool(options.memory_limit_bytes))
         .with_disk_manager_builder(disk)
         // DataFusion caches directory listings forever by default; a session that lives as long
         // as the query service must see the files written after it opened.

@@ -1,5 +1,6 @@
 //! The subcommands, one file each, and the dispatch between them.
 
+mod certs;
 mod detect;
 mod import;
 mod policy;
@@ -68,6 +69,9 @@ pub enum Command {
     Coverage(policy::CoverageArgs),
     /// Print the table reference (docs/schema.md) generated from the code.
     Schema(SchemaArgs),
+    /// Certificates for mutual TLS: `certs init DIR --hosts H1,H2 [--clusters C1,C2]`.
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
     /// Benchmarks and load generators.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -95,6 +99,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Policy(command) => policy::run(command),
         Command::Coverage(args) => policy::coverage(args),
         Command::Schema(args) => schema::run(args.alert),
+        Command::Certs(command) => certs::run(command),
         Command::Bench(command) => crate::bench::run(command),
     }
 }

@@ -119,6 +119,15 @@ pub struct ServeArgs {
     /// `POST /v1/query`: time a query may take, results included.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "60s", env = "AUDITLENS_QUERY_TIMEOUT")]
     pub query_timeout: Duration,
+    /// Also serve the audit history over the PostgreSQL wire protocol on this address (psql,
+    /// Grafana, DBeaver, Metabase), read-only, with the limits of `POST /v1/query`. The password
+    /// is one of --tokens-file's tokens, or a client certificate signed by --client-ca
+    /// authenticates; TLS with --tls-cert. Off loopback one of those is required.
+    #[arg(long, env = "AUDITLENS_PG_LISTEN")]
+    pub pg_listen: Option<SocketAddr>,
+    /// `--pg-listen`: connections open at once; more are closed.
+    #[arg(long, default_value_t = 64, env = "AUDITLENS_PG_MAX_CONNECTIONS")]
+    pub pg_max_connections: usize,
     /// How often the coverage gauges of `/metrics` are recomputed from the stored events
     /// (`10m`; `0s` turns them off). `GET /v1/coverage` always computes on demand.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10m", env = "AUDITLENS_COVERAGE_EVERY")]
@@ -544,6 +553,58 @@ fn run_writer_role(args: ServeArgs, config: Validated) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+/// Starts the PostgreSQL listener on the query runtime.
+fn start_pg(
+    args: &ServeArgs,
+    address: SocketAddr,
+    config: &Validated,
+    tail: Arc<dyn analyze::table::TailSource>,
+    limits: &crate::query_api::QueryLimits,
+    query_runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let auth = crate::pg::PgAuth {
+        tokens: config.server.tokens.clone().map(Arc::new),
+        client_certificates: args.client_ca.is_some(),
+    };
+    if !address.ip().is_loopback() && !auth.required() {
+        bail!(
+            "refusing to serve the audit history on {address} (--pg-listen) without authentication: give --tokens-file (clients log in with a token as password) or --client-ca"
+        );
+    }
+    let listener = crate::pg::bind(address)?;
+    let options = analyze::QueryOptions {
+        memory_limit_bytes: args.query_memory_bytes,
+        ..analyze::QueryOptions::default()
+    };
+    let base = query_runtime.block_on(async {
+        let session =
+            analyze::open_session_with_tail(&args.data.data_dir, &options, Some(tail)).await?;
+        crate::pg::add_pg_catalog(&session)?;
+        anyhow::Ok(session)
+    })?;
+    let pg_limits = crate::pg::PgLimits {
+        permits: limits.permits.clone(),
+        memory_per_connection: args.query_memory_bytes,
+        timeout: args.query_timeout,
+        max_connections: args.pg_max_connections,
+    };
+    let tls = config.tls.clone();
+    query_runtime.spawn(async move {
+        match tokio::net::TcpListener::from_std(listener) {
+            Ok(listener) => {
+                let address = listener
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
+                tracing::info!(%address, tls = tls.is_some(), "PostgreSQL listening");
+                crate::pg::serve(listener, base, tls, auth, pg_limits).await
+            }
+            Err(error) => tracing::error!(%error, "cannot serve --pg-listen"),
+        }
+    });
+    Ok(())
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = validate(&args)?;
     if args.store_url.is_some() && args.role != Role::Writer {
@@ -597,15 +658,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         crate::query_api::query_runtime().context("cannot start the query runtime")?;
     let tail: Arc<dyn analyze::table::TailSource> =
         Arc::new(crate::query_api::PipelineTail(config.pipeline.tail.clone()));
+    let limits = crate::query_api::QueryLimits {
+        max_concurrent: args.query_max_concurrent,
+        permits: Arc::new(tokio::sync::Semaphore::new(
+            args.query_max_concurrent.max(1),
+        )),
+        memory_per_query: args.query_memory_bytes,
+        timeout: args.query_timeout,
+    };
+    if let Some(address) = args.pg_listen {
+        start_pg(
+            &args,
+            address,
+            &config,
+            tail.clone(),
+            &limits,
+            &query_runtime,
+        )?;
+    }
     let queries = crate::query_api::routes(
         Some(tail),
         args.data.data_dir.clone(),
         args.queries.clone(),
-        crate::query_api::QueryLimits {
-            max_concurrent: args.query_max_concurrent,
-            memory_per_query: args.query_memory_bytes,
-            timeout: args.query_timeout,
-        },
+        limits,
         query_runtime.handle().clone(),
     );
     let coverage = if history_allowed {
