@@ -8,6 +8,7 @@ mod query;
 mod rules;
 mod schema;
 mod serve;
+mod webhook_config;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,8 @@ pub enum Command {
     Coverage(policy::CoverageArgs),
     /// Print the table reference (docs/schema.md) generated from the code.
     Schema(SchemaArgs),
+    /// Print the kubeconfig for kube-apiserver's --audit-webhook-config-file.
+    WebhookConfig(webhook_config::WebhookConfigArgs),
     /// Certificates for mutual TLS: `certs init DIR --hosts H1,H2 [--clusters C1,C2]`.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
@@ -100,6 +103,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Coverage(args) => policy::coverage(args),
         Command::Schema(args) => schema::run(args.alert),
         Command::Certs(command) => certs::run(command),
+        Command::WebhookConfig(args) => webhook_config::run(args),
         Command::Bench(command) => crate::bench::run(command),
     }
 }

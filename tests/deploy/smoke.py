@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Runs the auditlens binary the way a rendered StatefulSet would, on this machine: the same
+arguments and environment, with the pod's mounts laid out under a temporary directory (rendered
+Secrets and ConfigMaps written out, certificates from `auditlens certs init` for the Secrets the
+chart only references) and every address moved to 127.0.0.1. Then it asks what kubelet and
+Prometheus ask (/livez, /readyz, /metrics with the token the ServiceMonitor uses), sends one
+batch as kube-apiserver would, and stops the process with SIGTERM, which must exit 0.
+
+    smoke.py BINARY RENDERED.yaml WORKDIR
+
+Used by scripts/test-deploy when an auditlens binary is at hand (AUDITLENS_BIN, or the one
+cargo built under target/).
+"""
+
+import base64
+import json
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+import check  # noqa: E402  (the metric names auditlens exports, from the sources)
+
+ROOT = check.ROOT
+IMAGE_SHARE = "/usr/share/auditlens/"
+FIXTURE = ROOT / "fixtures/eventlist.json"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def b64(data):
+    return base64.b64decode(data)
+
+
+def main():
+    binary, rendered, work = (Path(a).resolve() for a in sys.argv[1:4])
+    docs = [d for d in yaml.safe_load_all(rendered.read_text()) if d]
+    objects = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    sts = next(d for d in docs if d["kind"] == "StatefulSet")
+    pod = sts["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    root = work / "root"
+
+    certs = work / "certs"
+    subprocess.run([binary, "certs", "init", certs, "--hosts", "127.0.0.1,localhost",
+                    "--clusters", "smoke"], check=True, capture_output=True)
+    # Secrets the chart references but does not create: what cert-manager would hold.
+    external = {
+        "tls.crt": (certs / "server.crt").read_bytes(),
+        "tls.key": (certs / "server.key").read_bytes(),
+        "ca.crt": (certs / "ca.crt").read_bytes(),
+    }
+
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    mounts = {}
+    for mount in container["volumeMounts"]:
+        local = root / mount["mountPath"].lstrip("/")
+        local.mkdir(parents=True, exist_ok=True)
+        mounts[mount["mountPath"]] = local
+        volume = volumes.get(mount["name"], {})
+        if "secret" in volume or "configMap" in volume:
+            source = volume.get("secret") or volume.get("configMap")
+            name = source.get("secretName") or source.get("name")
+            kind = "Secret" if "secret" in volume else "ConfigMap"
+            obj = objects.get((kind, name))
+            if obj is not None:
+                data = {k: b64(v) for k, v in obj.get("data", {}).items()} if kind == "Secret" \
+                    else {k: v.encode() for k, v in obj.get("data", {}).items()}
+            else:
+                data = external
+            for item in source.get("items") or [{"key": k, "path": k} for k in data]:
+                (local / item["path"]).write_bytes(data[item["key"]])
+
+    def local_path(path):
+        for mount_path, local in mounts.items():
+            if path.startswith(mount_path.rstrip("/") + "/") or path == mount_path:
+                return str(local / path[len(mount_path):].lstrip("/"))
+        if path.startswith(IMAGE_SHARE):
+            return str(ROOT / path[len(IMAGE_SHARE):])
+        return path
+
+    port, pg_port, sink_port = free_port(), free_port(), free_port()
+    args = []
+    values = {}
+    for arg in container["args"]:
+        if not arg.startswith("--") or "=" not in arg:
+            args.append(arg)
+            continue
+        name, value = arg.split("=", 1)
+        values[name] = value
+        if name == "--listen":
+            value = f"127.0.0.1:{port}"
+        elif name == "--pg-listen":
+            value = f"127.0.0.1:{pg_port}"
+        elif name == "--alerts-webhook":
+            value = f"http://127.0.0.1:{sink_port}/alerts"  # nothing listens: deliveries fail
+        elif value.startswith("/"):
+            value = local_path(value)
+        args.append(f"{name}={value}")
+    env = {"PATH": "/usr/bin:/bin", "TMPDIR": local_path("/tmp"), "RUST_LOG": "warn"}
+    for variable in container.get("env", []):
+        env[variable["name"]] = variable.get("value", "smoke-secret")
+
+    tokens = {}
+    if "--tokens-file" in values:
+        for line in Path(local_path(values["--tokens-file"])).read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                token, cluster = line.split(",", 1)
+                tokens[cluster] = token
+    tls = "--tls-cert" in values
+    context = None
+    if tls:
+        context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+        if "--client-ca" in values:
+            context.load_cert_chain(certs / "client-smoke.crt", certs / "client-smoke.key")
+    base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+
+    def request(path, token=None, body=None):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(base + path, data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10, context=context) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    log = open(work / "auditlens.log", "wb")
+    process = subprocess.Popen([str(binary)] + args, cwd=work, env=env, stdout=log, stderr=log)
+    failures = []
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"auditlens exited with {process.returncode} at start:\n"
+                                 + (work / "auditlens.log").read_text()[-3000:])
+            try:
+                if request("/livez")[0] == 200:
+                    break
+            except (OSError, ssl.SSLError):
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("auditlens did not answer /livez within 120 s")
+            time.sleep(0.2)
+
+        def expect(condition, message):
+            if not condition:
+                failures.append(message)
+
+        status, text = request("/readyz")
+        expect(status == 200, f"/readyz answered {status} {text}")
+        if tokens:
+            status, _ = request("/metrics")
+            expect(status == 401, f"/metrics without a token answered {status}, not 401")
+        # The token the ServiceMonitor is given (metrics-token), else any.
+        scrape_token = None
+        for obj in objects.values():
+            if obj["kind"] == "Secret" and "metrics-token" in obj.get("data", {}):
+                scrape_token = b64(obj["data"]["metrics-token"]).decode()
+        scrape_token = scrape_token or next(iter(tokens.values()), None)
+        cluster, token = next(((c, t) for c, t in tokens.items() if c != "metrics-scraper"),
+                              (None, None))
+        status, answer = request("/v1/audit", token, FIXTURE.read_bytes())
+        expect(status == 200, f"POST /v1/audit answered {status} {answer}")
+        status, metrics = request("/metrics", scrape_token)
+        expect(status == 200, f"/metrics with the scrape token answered {status}")
+        exported = set(re.findall(r"^# TYPE (\S+) ", metrics, re.M))
+        declared = check.exported_metrics()
+        has_sinks = any(a in container["args"] for a in ("--alerts-stdout",)) or \
+            "--alerts-webhook" in values
+        if has_sinks:
+            expect(exported == declared,
+                   f"/metrics names differ from the sources: only served {sorted(exported - declared)}, "
+                   f"only in the sources {sorted(declared - exported)}")
+        else:
+            expect(exported <= declared, f"/metrics serves undeclared {sorted(exported - declared)}")
+        accepted = re.search(r"^auditlens_events_accepted_total (\d+)", metrics, re.M)
+        expect(accepted and int(accepted.group(1)) > 0, "auditlens_events_accepted_total stayed 0")
+        print(f"  {rendered.stem}: {base} ready; batch for {cluster or 'default'} accepted; "
+              f"/metrics serves {len(exported)} metrics")
+    finally:
+        process.terminate()
+        try:
+            code = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = "killed after 60 s"
+        if code != 0:
+            failures.append(f"SIGTERM: auditlens exited with {code}")
+    for failure in failures:
+        print(f"FAIL {rendered.stem}: {failure}", file=sys.stderr)
+    if failures:
+        print((work / "auditlens.log").read_text()[-3000:], file=sys.stderr)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

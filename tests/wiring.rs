@@ -1,0 +1,220 @@
+//! Wiring kube-apiserver: `auditlens certs init` makes the mTLS files, `auditlens
+//! webhook-config` the kubeconfig for `--audit-webhook-config-file`; `kubectl` reads that
+//! kubeconfig back, and its credentials deliver events that are stored under the cluster the
+//! client certificate names.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use common::{event_list, query, run, Server};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// One field of a kubeconfig, read by kubectl (offline).
+fn kubeconfig_field(path: &Path, jsonpath: &str) -> String {
+    let output = Command::new("kubectl")
+        .args(["config", "view", "--raw", "--kubeconfig"])
+        .arg(path)
+        .arg(format!("-o=jsonpath={jsonpath}"))
+        .output()
+        .expect("kubectl is installed");
+    assert!(output.status.success(), "kubectl: {}", text(&output.stderr));
+    text(&output.stdout)
+}
+
+fn decode(data: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .expect("base64 data")
+}
+
+#[test]
+fn certs_init_writes_secret_files_0600_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let pki_text = pki.display().to_string();
+    let made = run(&[
+        "certs",
+        "init",
+        &pki_text,
+        "--hosts",
+        "auditlens.example,10.0.0.5",
+        "--clusters",
+        "prod,staging",
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    for (name, mode) in [
+        ("ca.crt", 0o644),
+        ("ca.key", 0o600),
+        ("server.crt", 0o644),
+        ("server.key", 0o600),
+        ("client-prod.crt", 0o644),
+        ("client-prod.key", 0o600),
+        ("client-staging.crt", 0o644),
+        ("client-staging.key", 0o600),
+    ] {
+        let meta = std::fs::metadata(pki.join(name)).unwrap_or_else(|_| panic!("{name}"));
+        assert_eq!(meta.permissions().mode() & 0o777, mode, "{name}");
+    }
+    // The names the server certificate is valid for, and each client's CN, as openssl reads them.
+    let server = Command::new("openssl")
+        .args([
+            "x509",
+            "-noout",
+            "-subject",
+            "-ext",
+            "subjectAltName",
+            "-in",
+        ])
+        .arg(pki.join("server.crt"))
+        .output()
+        .unwrap();
+    let server = text(&server.stdout);
+    assert!(
+        server.contains("DNS:auditlens.example") && server.contains("IP Address:10.0.0.5"),
+        "{server}"
+    );
+    let client = Command::new("openssl")
+        .args(["x509", "-noout", "-subject", "-in"])
+        .arg(pki.join("client-staging.crt"))
+        .output()
+        .unwrap();
+    assert!(
+        text(&client.stdout).contains("CN = staging"),
+        "{}",
+        text(&client.stdout)
+    );
+    let verified = Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(pki.join("ca.crt"))
+        .arg(pki.join("server.crt"))
+        .arg(pki.join("client-prod.crt"))
+        .output()
+        .unwrap();
+    assert!(verified.status.success(), "{}", text(&verified.stdout));
+
+    let before = std::fs::read(pki.join("ca.key")).unwrap();
+    let again = run(&["certs", "init", &pki_text, "--hosts", "localhost"]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(std::fs::read(pki.join("ca.key")).unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_kubeconfig_delivers_events_over_mtls_under_the_certificates_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let made = run(&[
+        "certs",
+        "init",
+        &pki.display().to_string(),
+        "--hosts",
+        "localhost,127.0.0.1",
+        "--clusters",
+        "prod",
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let file = |name: &str| pki.join(name).display().to_string();
+    let data = dir.path().join("data");
+    let server = Server::start(
+        &data,
+        &[
+            "--tls-cert",
+            &file("server.crt"),
+            "--tls-key",
+            &file("server.key"),
+            "--client-ca",
+            &file("ca.crt"),
+            "--flush-max-age-ms",
+            "200",
+        ],
+    );
+    let url = format!("https://localhost:{}/v1/audit", server.addr.port());
+    let printed = run(&[
+        "webhook-config",
+        "--url",
+        &url,
+        "--ca",
+        &file("ca.crt"),
+        "--client-cert",
+        &file("client-prod.crt"),
+        "--client-key",
+        &file("client-prod.key"),
+    ]);
+    assert!(printed.status.success(), "{}", text(&printed.stderr));
+    let kubeconfig = dir.path().join("webhook.yaml");
+    std::fs::write(&kubeconfig, &printed.stdout).unwrap();
+    assert!(text(&printed.stdout).contains("--audit-webhook-batch-max-size=400"));
+
+    // kubectl reads it as a kubeconfig; the current context picks the server and credentials.
+    assert_eq!(
+        kubeconfig_field(&kubeconfig, "{.current-context}"),
+        "auditlens"
+    );
+    let server_url = kubeconfig_field(&kubeconfig, "{.clusters[0].cluster.server}");
+    assert_eq!(server_url, url);
+    let ca = decode(&kubeconfig_field(
+        &kubeconfig,
+        "{.clusters[0].cluster.certificate-authority-data}",
+    ));
+    assert_eq!(ca, std::fs::read(pki.join("ca.crt")).unwrap());
+    let mut identity = decode(&kubeconfig_field(
+        &kubeconfig,
+        "{.users[0].user.client-certificate-data}",
+    ));
+    identity.extend(decode(&kubeconfig_field(
+        &kubeconfig,
+        "{.users[0].user.client-key-data}",
+    )));
+
+    // Deliver as kube-apiserver would with these credentials.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .identity(reqwest::Identity::from_pem(&identity).unwrap())
+        .build()
+        .unwrap();
+    let response = client
+        .post(&server_url)
+        .body(event_list("wired", 4))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    server.terminate_cleanly();
+    let rows = query(
+        &data,
+        "SELECT cluster, count(*) AS n FROM events GROUP BY cluster",
+    );
+    assert_eq!(rows, [serde_json::json!({"cluster": "prod", "n": 4})]);
+
+    // A token instead of a certificate.
+    let printed = run(&[
+        "webhook-config",
+        "--url",
+        "https://10.0.0.5:30765/v1/audit?cluster=prod",
+        "--token",
+        "s3cret",
+    ]);
+    assert!(printed.status.success());
+    std::fs::write(&kubeconfig, &printed.stdout).unwrap();
+    assert_eq!(
+        kubeconfig_field(&kubeconfig, "{.users[0].user.token}"),
+        "s3cret"
+    );
+    assert_eq!(
+        kubeconfig_field(&kubeconfig, "{.clusters[0].cluster.server}"),
+        "https://10.0.0.5:30765/v1/audit?cluster=prod"
+    );
+}
