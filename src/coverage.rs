@@ -34,6 +34,7 @@ struct CoverageState {
     stats: Arc<Stats>,
     sinks: SinkMetrics,
     latest: Latest,
+    rules: crate::detect::live::Statuses,
 }
 
 /// `GET /metrics`, and with `report` `GET /v1/coverage?cluster=C&since=24h&preset=NAME`.
@@ -42,6 +43,7 @@ pub fn routes(
     stats: Arc<Stats>,
     sinks: SinkMetrics,
     latest: Latest,
+    rules: crate::detect::live::Statuses,
     report: bool,
 ) -> Router {
     let mut router = Router::new().route("/metrics", get(metrics));
@@ -53,6 +55,7 @@ pub fn routes(
         stats,
         sinks,
         latest,
+        rules,
     })
 }
 
@@ -156,11 +159,92 @@ type SinkMetric = (
     fn(&SinkStats) -> u64,
 );
 
+/// Counters of [`Stats`] that `/metrics` shows per cluster instead (from
+/// [`ingest::metrics::Metrics`]).
+const LABELLED: &[&str] = &["events_accepted", "events_quarantined"];
+
+/// The sum of the sizes of the files directly in `dir` (0 if it cannot be read).
+fn directory_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|entry| entry.metadata().ok())
+                .filter(|meta| meta.is_file())
+                .map(|meta| meta.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The detection rules' counters, per rule (and priority for alerts).
+fn rule_metrics(out: &mut String, rules: &crate::detect::live::Statuses) {
+    let rules = rules.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if rules.is_empty() {
+        return;
+    }
+    type Read = fn(&analyze::detect::engine::RuleStatus) -> String;
+    let families: [(&str, &str, &str, Read); 5] = [
+        (
+            "auditlens_rule_evaluations_total",
+            "counter",
+            "Times a rule ran (on a batch, or a window).",
+            |r| r.runs.to_string(),
+        ),
+        (
+            "auditlens_rule_errors_total",
+            "counter",
+            "Runs of a rule that failed (ingest and the other rules go on).",
+            |r| r.failures.to_string(),
+        ),
+        (
+            "auditlens_rule_evaluation_seconds_total",
+            "counter",
+            "Time spent running a rule.",
+            |r| (r.run_micros as f64 / 1e6).to_string(),
+        ),
+        (
+            "auditlens_rule_failing",
+            "gauge",
+            "1 when a rule could not be planned or its last run failed.",
+            |r| u8::from(r.state != "ok").to_string(),
+        ),
+        (
+            "auditlens_alerts_suppressed_total",
+            "counter",
+            "Alerts of a rule dropped by its dedup key within the suppression period.",
+            |r| r.suppressed.to_string(),
+        ),
+    ];
+    for (name, kind, help, read) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for rule in &rules {
+            let _ = writeln!(out, "{name}{{rule=\"{}\"}} {}", label(&rule.id), read(rule));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP auditlens_alerts_total Alerts raised, by rule and priority.\n# TYPE auditlens_alerts_total counter"
+    );
+    for rule in &rules {
+        let _ = writeln!(
+            out,
+            "auditlens_alerts_total{{rule=\"{}\",priority=\"{}\"}} {}",
+            label(&rule.id),
+            label(&rule.priority),
+            rule.alerts
+        );
+    }
+}
+
 async fn metrics(State(state): State<CoverageState>) -> Response {
     let mut out = String::new();
     let counters = serde_json::to_value(state.stats.snapshot()).unwrap_or_default();
     if let Some(counters) = counters.as_object() {
         for (name, value) in counters {
+            if LABELLED.contains(&name.as_str()) {
+                continue;
+            }
             let _ = writeln!(out, "# TYPE auditlens_{name}_total counter");
             let _ = writeln!(out, "auditlens_{name}_total {value}");
         }
@@ -205,6 +289,13 @@ async fn metrics(State(state): State<CoverageState>) -> Response {
             }
         }
     }
+    out.push_str(&state.stats.metrics.encode());
+    rule_metrics(&mut out, &state.rules);
+    let wal_bytes = directory_bytes(&state.data_dir.join("wal"));
+    let _ = writeln!(
+        out,
+        "# HELP auditlens_wal_bytes Bytes in the write-ahead log: events acknowledged and not yet in Parquet.\n# TYPE auditlens_wal_bytes gauge\nauditlens_wal_bytes {wal_bytes}"
+    );
     let latest = state
         .latest
         .lock()

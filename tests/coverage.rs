@@ -536,7 +536,7 @@ async fn serve_answers_the_observed_report_and_exports_gauges_behind_its_tokens(
             assert!(metrics.contains(
                 r#"auditlens_coverage_violations{cluster="lab",requirement="3.2.2-secrets-metadata-only"} 3"#
             ));
-            assert!(metrics.contains("auditlens_events_accepted_total 0"));
+            assert!(metrics.contains("auditlens_flushes_total 0"));
             break;
         }
         assert!(std::time::Instant::now() < deadline, "{metrics}");

@@ -218,3 +218,118 @@ async fn a_generated_kubeconfig_delivers_events_over_mtls_under_the_certificates
         "https://10.0.0.5:30765/v1/audit?cluster=prod"
     );
 }
+
+/// The value of the sample `series` (name and labels as printed) on a `/metrics` page.
+fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_events_per_cluster_requests_by_code_and_alerts_by_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = common::rules_dir(dir.path());
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--rules", &rules]);
+    let client = common::http();
+    let post = |path: &str, body: String| client.post(server.url(path)).body(body).send();
+    assert_eq!(
+        post("/v1/audit?cluster=prod", event_list("m", 5))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        post("/v1/audit?cluster=lab", common::exec_event("x-1"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        post("/v1/audit?cluster=prod", "{not json".into())
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = client
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if sample(
+            &page,
+            r#"auditlens_alerts_total{rule="exec-kube-system",priority="Warning"}"#,
+        ) == Some(1.0)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let value = |series: &str| {
+        sample(&page, series).unwrap_or_else(|| panic!("{series} is missing from:\n{page}"))
+    };
+    assert_eq!(
+        value(r#"auditlens_events_received_total{cluster="prod"}"#),
+        5.0
+    );
+    assert_eq!(
+        value(r#"auditlens_events_accepted_total{cluster="lab"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"auditlens_webhook_requests_total{code="200"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(r#"auditlens_webhook_requests_total{code="400"}"#),
+        1.0
+    );
+    assert_eq!(
+        value("auditlens_webhook_request_duration_seconds_count"),
+        3.0
+    );
+    let last = value(r#"auditlens_last_event_received_timestamp_seconds{cluster="lab"}"#);
+    assert!((last - started).abs() < 60.0, "{last} vs {started}");
+    assert_eq!(
+        value(r#"auditlens_alerts_total{rule="exec-kube-system",priority="Warning"}"#),
+        1.0
+    );
+    assert!(value(r#"auditlens_rule_evaluations_total{rule="exec-kube-system"}"#) >= 1.0);
+    assert_eq!(
+        value(r#"auditlens_rule_failing{rule="exec-kube-system"}"#),
+        0.0
+    );
+    assert_eq!(
+        value(&format!(
+            r#"auditlens_build_info{{version="{}"}}"#,
+            env!("CARGO_PKG_VERSION")
+        )),
+        1.0
+    );
+    // Every line is a comment or `name{labels} value`, and no family is declared twice.
+    let mut declared = std::collections::HashSet::new();
+    for line in page.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let name = rest.split(' ').next().unwrap();
+            assert!(declared.insert(name.to_string()), "{name} declared twice");
+        } else if !line.starts_with('#') && !line.is_empty() {
+            let (series, value) = line.rsplit_once(' ').expect("name and value");
+            assert!(series.starts_with("auditlens_"), "{line}");
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+    server.terminate_cleanly();
+}

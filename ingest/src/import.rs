@@ -304,10 +304,10 @@ impl Importer {
     }
 
     fn add(&mut self, decoded: Decoded<'_>) -> Result<(), ImportError> {
-        Stats::add(&self.stats.events_accepted, decoded.events.len() as u64);
-        Stats::add(
-            &self.stats.events_quarantined,
-            decoded.quarantined.len() as u64,
+        self.stats.events(
+            &self.cluster,
+            decoded.events.len(),
+            decoded.quarantined.len(),
         );
         let rows: Vec<_> = decoded.events.into_iter().map(|(row, _)| row).collect();
         self.buffer.add_events(&self.cluster, rows);

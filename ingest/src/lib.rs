@@ -12,6 +12,7 @@ pub mod batcher;
 pub mod decode;
 pub mod import;
 pub mod kafka;
+pub mod metrics;
 pub mod pipeline;
 pub mod server;
 pub mod stats;

@@ -25,6 +25,8 @@ pub struct Stats {
     pub events_truncated: AtomicU64,
     /// Accepted events the detection engine never saw because it was too far behind.
     pub detect_events_skipped: AtomicU64,
+    /// The labelled metrics: per cluster, per status code, the webhook's latency.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// A copy of the counters at one moment.
@@ -51,6 +53,13 @@ pub struct StatsSnapshot {
 impl Stats {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `accepted` events and `quarantined` inputs of `cluster` were made durable.
+    pub fn events(&self, cluster: &str, accepted: usize, quarantined: usize) {
+        Stats::add(&self.events_accepted, accepted as u64);
+        Stats::add(&self.events_quarantined, quarantined as u64);
+        self.metrics.events(cluster, accepted, quarantined);
     }
 
     pub fn snapshot(&self) -> StatsSnapshot {

@@ -137,14 +137,25 @@ async fn mtls_requires_a_client_certificate_and_its_cn_names_the_cluster() {
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        403,
+        "a certificate cannot write another cluster's events"
+    );
+    let response = trusted
+        .post(https(&server, "/v1/audit?cluster=prod-cluster"))
+        .body(event_list("same", 1))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 200);
 
     let (data, _) = server.stop().await;
     assert_eq!(
         row_count(&data.path().join("events/cluster=prod-cluster")),
-        2
+        3
     );
-    assert_eq!(row_count(&data.path().join("events/cluster=named")), 1);
+    assert!(!data.path().join("events/cluster=named").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -181,7 +181,7 @@ async fn gzip_bodies_are_accepted_and_limits_hold() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_tokens_authenticate_and_name_the_cluster() {
-    let tokens = TokenMap::parse("t-prod,prod\nt-dev,dev\n", "test").unwrap();
+    let tokens = TokenMap::parse("t-prod,prod\nt-dev,dev\nt-fleet,*\n", "test").unwrap();
     let server = TestServer::start(
         ServerConfig {
             tokens: Some(tokens),
@@ -204,19 +204,25 @@ async fn bearer_tokens_authenticate_and_name_the_cluster() {
     assert_eq!(send(None, "/v1/audit").await, (401, true));
     assert_eq!(send(Some("wrong"), "/v1/audit").await, (401, true));
     assert_eq!(send(Some("t-prod"), "/v1/audit").await, (200, false));
+    // One cluster's token cannot write another cluster's events; its own name is fine.
     assert_eq!(
         send(Some("t-dev"), "/v1/audit?cluster=staging").await,
+        (403, false)
+    );
+    assert_eq!(
+        send(Some("t-dev"), "/v1/audit?cluster=dev").await,
+        (200, false)
+    );
+    // A `*` token names the cluster in the URL.
+    assert_eq!(
+        send(Some("t-fleet"), "/v1/audit?cluster=staging").await,
         (200, false)
     );
     let (data, stats) = server.stop().await;
-    assert_eq!(stats.requests_unauthorized, 2);
+    assert_eq!(stats.requests_unauthorized, 3);
     assert_eq!(row_count(&data.path().join("events/cluster=prod")), 1);
-    assert_eq!(
-        row_count(&data.path().join("events/cluster=staging")),
-        1,
-        "?cluster= comes first"
-    );
-    assert_eq!(row_count(&data.path().join("events/cluster=dev")), 0);
+    assert_eq!(row_count(&data.path().join("events/cluster=dev")), 1);
+    assert_eq!(row_count(&data.path().join("events/cluster=staging")), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -624,15 +624,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!(rules = %args.pack.rules.display(), "no rules directory; detection is off (give --rules DIR)");
     }
     let sink_metrics = crate::coverage::SinkMetrics::default();
+    let statuses = live::Statuses::default();
     let detection = if args.no_rules || rules_missing {
         None
     } else {
         std::fs::create_dir_all(&args.data.data_dir)
             .with_context(|| format!("cannot create the data directory {data_dir}"))?;
-        let statuses = live::Statuses::default();
         let (tap, detection) = start_detection(&args, &runtime, statuses.clone(), &sink_metrics)?;
         config.pipeline.tap = Some(tap);
-        config.server.extra_routes = Some(live::status_routes(statuses));
+        config.server.extra_routes = Some(live::status_routes(statuses.clone()));
         Some(detection)
     };
     // Reading the audit history (queries, the coverage report) needs a client identity off
@@ -652,6 +652,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         stats.clone(),
         sink_metrics,
         latest.clone(),
+        statuses,
         history_allowed,
     );
     let query_runtime =

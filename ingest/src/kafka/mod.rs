@@ -71,6 +71,7 @@ struct InFlight {
     topic: String,
     partition: i32,
     offset: i64,
+    cluster: String,
     accepted: usize,
     quarantined: usize,
     reply: oneshot::Receiver<Result<(), StorageFailed>>,
@@ -160,6 +161,7 @@ impl KafkaSource {
         );
         let location = format!("{topic}/{partition}@{offset}");
         let cluster = self.cluster_of(message);
+        let metrics_cluster = cluster.to_string();
         let payload = message.payload().unwrap_or_default();
         let received_at = chrono::Utc::now().timestamp_micros();
         let decoded = self.decode(payload, &location, received_at);
@@ -189,6 +191,7 @@ impl KafkaSource {
             topic,
             partition,
             offset,
+            cluster: metrics_cluster,
             accepted,
             quarantined,
             reply,
@@ -250,8 +253,7 @@ impl KafkaSource {
             tracing::error!(%error, topic = %flight.topic, partition = flight.partition, offset = flight.offset, "Kafka source: events not stored; consuming stops");
             return false;
         }
-        Stats::add(&stats.events_accepted, flight.accepted as u64);
-        Stats::add(&stats.events_quarantined, flight.quarantined as u64);
+        stats.events(&flight.cluster, flight.accepted, flight.quarantined);
         if flight.quarantined > 0 {
             tracing::warn!(topic = %flight.topic, partition = flight.partition, offset = flight.offset, quarantined = flight.quarantined, "Kafka source: input quarantined");
         }

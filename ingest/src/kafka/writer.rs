@@ -209,8 +209,7 @@ pub async fn run(
                     });
                     entry.last = offset;
                     entry.messages += 1;
-                    Stats::add(&stats.events_accepted, decoded.events.len() as u64);
-                    Stats::add(&stats.events_quarantined, decoded.quarantined.len() as u64);
+                    stats.events(&cluster, decoded.events.len(), decoded.quarantined.len());
                     let rows: Vec<_> = decoded.events.into_iter().map(|(row, _)| row).collect();
                     entry.buffer.add_events(&cluster, rows);
                     entry.buffer.add_quarantined(&cluster, decoded.quarantined);

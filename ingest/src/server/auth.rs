@@ -8,7 +8,10 @@ use subtle::ConstantTimeEq;
 /// Longest cluster name (a DNS subdomain's limit).
 const MAX_CLUSTER_NAME: usize = 253;
 
-/// Bearer tokens and the cluster each one stands for.
+/// The cluster of a token that may send the events of any cluster, named by `?cluster=`.
+pub const ANY_CLUSTER: &str = "*";
+
+/// Bearer tokens and the cluster each one stands for (or [`ANY_CLUSTER`]).
 #[derive(Debug, Clone, Default)]
 pub struct TokenMap(Vec<(Vec<u8>, String)>);
 
@@ -29,7 +32,8 @@ pub enum TokensFileError {
 }
 
 impl TokenMap {
-    /// Parses `token,cluster` lines; blank lines and `#` comments are skipped.
+    /// Parses `token,cluster` lines; blank lines and `#` comments are skipped. A cluster of `*`
+    /// lets the token send any cluster's events, named by `?cluster=`.
     pub fn parse(text: &str, path: &str) -> Result<TokenMap, TokensFileError> {
         let mut tokens = Vec::new();
         for (index, line) in text.lines().enumerate() {
@@ -49,7 +53,9 @@ impl TokenMap {
             if token.is_empty() {
                 return Err(invalid("empty token".into()));
             }
-            validate_cluster(cluster).map_err(invalid)?;
+            if cluster != ANY_CLUSTER {
+                validate_cluster(cluster).map_err(invalid)?;
+            }
             tokens.push((token.as_bytes().to_vec(), cluster.to_string()));
         }
         if tokens.is_empty() {

@@ -14,7 +14,7 @@ use axum::Json;
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use super::auth::{bearer_token, validate_cluster};
+use super::auth::{bearer_token, validate_cluster, ANY_CLUSTER};
 use super::tls::Peer;
 use super::{AppState, Durable, RETRY_AFTER_SECS};
 use crate::decode::decode_body;
@@ -80,8 +80,10 @@ fn unavailable(state: &AppState, message: impl Into<String>) -> Refusal {
     Refusal::new(StatusCode::SERVICE_UNAVAILABLE, message).retry_after(RETRY_AFTER_UNAVAILABLE_SECS)
 }
 
-/// The cluster: `?cluster=`, else the client certificate's CN, else the token's cluster, else
-/// the default.
+/// The cluster: the client certificate's CN, else the token's cluster, else `?cluster=`, else
+/// the default. A `?cluster=` naming another cluster than the caller's certificate or token is
+/// refused (403): one cluster's credentials cannot write another's events. A token whose
+/// cluster is `*` takes the cluster from `?cluster=`.
 fn resolve_cluster(
     state: &AppState,
     query: &HashMap<String, String>,
@@ -108,12 +110,23 @@ fn resolve_cluster(
         }
         None => None,
     };
-    let cluster = query
-        .get("cluster")
-        .map(String::as_str)
-        .or(peer.client_cn.as_deref())
-        .or(token_cluster)
-        .unwrap_or(&state.config.default_cluster);
+    let named = query.get("cluster").map(String::as_str);
+    let identity = peer
+        .client_cn
+        .as_deref()
+        .or(token_cluster.filter(|cluster| *cluster != ANY_CLUSTER));
+    if let (Some(identity), Some(named)) = (identity, named) {
+        if identity != named {
+            Stats::add(&state.stats.requests_unauthorized, 1);
+            return Err(Refusal::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "these credentials are cluster {identity}'s: ?cluster={named} is not theirs"
+                ),
+            ));
+        }
+    }
+    let cluster = identity.or(named).unwrap_or(&state.config.default_cluster);
     validate_cluster(cluster).map_err(|message| {
         Stats::add(&state.stats.requests_bad_body, 1);
         Refusal::new(StatusCode::BAD_REQUEST, message)
@@ -337,8 +350,9 @@ async fn handle(
             ))
         }
     }
-    Stats::add(&state.stats.events_accepted, prepared.accepted as u64);
-    Stats::add(&state.stats.events_quarantined, prepared.quarantined as u64);
+    state
+        .stats
+        .events(&cluster, prepared.accepted, prepared.quarantined);
     if prepared.quarantined > 0 {
         tracing::warn!(
             quarantined = prepared.quarantined,
@@ -358,13 +372,21 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle(&state, query, peer, headers, body).await {
+    let started = std::time::Instant::now();
+    let in_flight = state.stats.metrics.in_flight();
+    let response = match handle(&state, query, peer, headers, body).await {
         Ok(response) => response,
         Err(refusal) => {
             tracing::debug!(status = refusal.status.as_u16(), message = %refusal.message, "refused a webhook request");
             refusal.into_response()
         }
-    }
+    };
+    drop(in_flight);
+    state
+        .stats
+        .metrics
+        .request(response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
 }
 
 /// `GET /livez`: the process is up.
