@@ -319,6 +319,16 @@ async fn metrics_count_events_per_cluster_requests_by_code_and_alerts_by_rule() 
         )),
         1.0
     );
+    let ready = client
+        .get(server.url("/readyz?verbose"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready = ready.text().await.unwrap();
+    for check in ["shutdown", "wal", "storage", "capacity"] {
+        assert!(ready.contains(&format!("[+]{check} ok")), "{ready}");
+    }
     // Every line is a comment or `name{labels} value`, and no family is declared twice.
     let mut declared = std::collections::HashSet::new();
     for line in page.lines() {

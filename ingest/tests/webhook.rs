@@ -279,6 +279,17 @@ async fn health_endpoints_answer() {
         let response = client().get(server.url(path)).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200, "{path}");
     }
+    let verbose = client()
+        .get(server.url("/readyz?verbose"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(verbose.contains("[+]wal ok"), "{verbose}");
+    assert!(verbose.contains("[+]capacity ok"), "{verbose}");
+    assert!(verbose.ends_with("readyz check passed\n"), "{verbose}");
     let wrong_method = client().get(server.url("/v1/audit")).send().await.unwrap();
     assert_eq!(wrong_method.status().as_u16(), 405);
     server.stop().await;

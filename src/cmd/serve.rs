@@ -307,6 +307,7 @@ fn validate(args: &ServeArgs) -> anyhow::Result<Validated> {
         max_in_flight: args.max_in_flight,
         default_cluster: args.cluster.clone(),
         tokens,
+        ready_dir: (args.role == Role::All).then(|| args.data.data_dir.clone()),
         ..ServerConfig::default()
     };
     Ok(Validated {

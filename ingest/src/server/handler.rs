@@ -394,17 +394,86 @@ pub async fn livez() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: new events can be accepted.
-pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    if state.shutting_down.load(Ordering::SeqCst) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
-    }
+/// `GET /readyz` (and `/healthz`): new events can be accepted. 503 names the failing checks;
+/// `?verbose` lists every check, one per line, as kube-apiserver's `/readyz?verbose` does.
+pub async fn readyz(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let mut checks: Vec<(&str, Result<(), String>)> = Vec::new();
+    checks.push((
+        "shutdown",
+        if state.shutting_down.load(Ordering::SeqCst) {
+            Err("shutting down".into())
+        } else {
+            Ok(())
+        },
+    ));
     if let Durable::Wal(pipeline) = &state.durable {
-        if !pipeline.is_healthy() {
-            return (StatusCode::SERVICE_UNAVAILABLE, "write-ahead log failed").into_response();
-        }
+        checks.push((
+            "wal",
+            if pipeline.is_healthy() {
+                Ok(())
+            } else {
+                Err("the write-ahead log failed".into())
+            },
+        ));
     }
-    "ok".into_response()
+    if let Some(dir) = state.config.ready_dir.clone() {
+        let writable = tokio::task::spawn_blocking(move || storage_writable(&dir))
+            .await
+            .unwrap_or_else(|_| Err("the storage check failed".into()));
+        checks.push(("storage", writable));
+    }
+    checks.push((
+        "capacity",
+        if state.in_flight.available_permits() > 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "all {} request slots are busy (--max-in-flight)",
+                state.config.max_in_flight
+            ))
+        },
+    ));
+    let failed: Vec<String> = checks
+        .iter()
+        .filter_map(|(name, result)| result.as_ref().err().map(|e| format!("{name}: {e}")))
+        .collect();
+    let status = if failed.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = if query.contains_key("verbose") {
+        let mut text = String::new();
+        for (name, result) in &checks {
+            match result {
+                Ok(()) => text.push_str(&format!("[+]{name} ok\n")),
+                Err(error) => text.push_str(&format!("[-]{name} failed: {error}\n")),
+            }
+        }
+        let verdict = if failed.is_empty() {
+            "passed"
+        } else {
+            "failed"
+        };
+        text.push_str(&format!("readyz check {verdict}\n"));
+        text
+    } else if failed.is_empty() {
+        "ok".to_string()
+    } else {
+        failed.join("; ")
+    };
+    (status, body).into_response()
+}
+
+/// A file can be created, written and removed in `dir`.
+fn storage_writable(dir: &std::path::Path) -> Result<(), String> {
+    let probe = dir.join(".readyz-probe");
+    std::fs::write(&probe, b"ok")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| format!("cannot write to {}: {e}", dir.display()))
 }
 
 #[cfg(test)]
@@ -414,6 +483,19 @@ mod tests {
     use tokio::sync::Semaphore;
 
     use super::*;
+
+    #[test]
+    fn storage_that_cannot_be_written_is_named() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let error = storage_writable(file.path()).unwrap_err();
+        assert!(error.contains("cannot write to"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(storage_writable(dir.path()), Ok(()));
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "the probe is removed"
+        );
+    }
     use crate::pipeline::{Pipeline, PipelineConfig};
     use crate::server::ServerConfig;
 

@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub tokens: Option<TokenMap>,
     /// More routes served beside the webhook (status pages of other parts of the process).
     pub extra_routes: Option<Router>,
+    /// `/readyz` checks that a file can be created here (the data directory).
+    pub ready_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +60,7 @@ impl Default for ServerConfig {
             default_cluster: DEFAULT_CLUSTER.to_string(),
             tokens: None,
             extra_routes: None,
+            ready_dir: None,
         }
     }
 }
