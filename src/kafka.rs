@@ -67,13 +67,18 @@ pub struct KafkaArgs {
     /// SASL mechanism; needs --kafka-sasl-username and --kafka-sasl-password.
     #[arg(long, value_enum, env = "AUDITLENS_KAFKA_SASL_MECHANISM")]
     pub kafka_sasl_mechanism: Option<SaslMechanism>,
+    /// SASL user name.
     #[arg(long, env = "AUDITLENS_KAFKA_SASL_USERNAME")]
     pub kafka_sasl_username: Option<String>,
-    /// Prefer the environment variable: flags show in the process list.
+    /// SASL password. Prefer the environment variable: flags show in the process list.
     #[arg(long, env = "AUDITLENS_KAFKA_SASL_PASSWORD", hide_env_values = true)]
     pub kafka_sasl_password: Option<String>,
     /// Any other librdkafka property, KEY=VALUE (repeatable), e.g. message.timeout.ms=60000.
-    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
+    #[arg(
+        long = "kafka-property",
+        value_name = "KEY=VALUE",
+        env = "AUDITLENS_KAFKA_PROPERTY"
+    )]
     pub kafka_properties: Vec<String>,
 }
 

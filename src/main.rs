@@ -12,10 +12,17 @@ mod query_api;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::CommandFactory;
 
 fn main() -> ExitCode {
-    let cli = cmd::Cli::parse();
+    let argv: Vec<String> = std::env::args().collect();
+    let cli: cmd::Cli = match cmd::config::parse(cmd::Cli::command(), argv) {
+        Ok(cli) => cli,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
     // One TLS crypto provider for every client and server in the process (alert webhooks).
     let _ = rustls::crypto::ring::default_provider().install_default();
     logging::init(cli.log_format, cli.command.default_log_level());

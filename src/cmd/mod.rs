@@ -1,6 +1,7 @@
 //! The subcommands, one file each, and the dispatch between them.
 
 mod certs;
+pub mod config;
 mod detect;
 mod import;
 mod policy;
@@ -70,6 +71,9 @@ pub enum Command {
     Coverage(policy::CoverageArgs),
     /// Print the table reference (docs/schema.md) generated from the code.
     Schema(SchemaArgs),
+    /// The configuration file of `serve`: `config check FILE`, `config example`.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Print the kubeconfig for kube-apiserver's --audit-webhook-config-file.
     WebhookConfig(webhook_config::WebhookConfigArgs),
     /// Certificates for mutual TLS: `certs init DIR --hosts H1,H2 [--clusters C1,C2]`.
@@ -103,6 +107,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Coverage(args) => policy::coverage(args),
         Command::Schema(args) => schema::run(args.alert),
         Command::Certs(command) => certs::run(command),
+        Command::Config(command) => config::run(command, <Cli as clap::CommandFactory>::command()),
         Command::WebhookConfig(args) => webhook_config::run(args),
         Command::Bench(command) => crate::bench::run(command),
     }

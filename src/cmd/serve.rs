@@ -36,6 +36,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9765";
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    /// A TOML file of settings: keys are these flags without dashes (`tls_cert = "…"`); flags
+    /// and environment variables override it (`auditlens config example` prints one).
+    #[arg(long, env = "AUDITLENS_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataDirArg,
     /// Address to listen on. Off loopback, TLS or bearer tokens are required (or --allow-insecure).
@@ -57,7 +61,7 @@ pub struct ServeArgs {
     #[arg(long, env = "AUDITLENS_TOKENS_FILE")]
     pub tokens_file: Option<PathBuf>,
     /// Serve plain HTTP without authentication on a non-loopback address.
-    #[arg(long)]
+    #[arg(long, env = "AUDITLENS_ALLOW_INSECURE")]
     pub allow_insecure: bool,
     /// Largest request body in bytes (after gzip decompression too); larger ones get 413.
     #[arg(long, default_value_t = server::DEFAULT_MAX_BODY_BYTES, env = "AUDITLENS_MAX_BODY_BYTES")]
@@ -146,7 +150,8 @@ pub struct ServeArgs {
     #[arg(
         long = "store-option",
         value_name = "KEY=VALUE",
-        requires = "store_url"
+        requires = "store_url",
+        env = "AUDITLENS_STORE_OPTION"
     )]
     pub store_options: Vec<String>,
 }
@@ -270,7 +275,22 @@ struct Validated {
     tls: Option<Arc<rustls::ServerConfig>>,
 }
 
+/// What `serve` checks of its settings before it starts: `auditlens config check`.
+pub fn check(args: &ServeArgs) -> anyhow::Result<()> {
+    validate(args)?;
+    if args.store_url.is_some() && args.role != Role::Writer {
+        bail!("--store-url is for --role writer; the other roles keep their data under --data-dir");
+    }
+    Ok(())
+}
+
 fn validate(args: &ServeArgs) -> anyhow::Result<Validated> {
+    if args.tls_cert.is_some() != args.tls_key.is_some() {
+        bail!("--tls-cert and --tls-key (tls_cert, tls_key) go together");
+    }
+    if args.client_ca.is_some() && args.tls_cert.is_none() {
+        bail!("--client-ca (client_ca) needs --tls-cert and --tls-key");
+    }
     server::auth::validate_cluster(&args.cluster)
         .map_err(anyhow::Error::msg)
         .context("--cluster")?;

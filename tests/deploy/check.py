@@ -33,7 +33,14 @@ CUSTOM_KINDS = {
     ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
 UID = 65532
-APISERVER_METRICS = {"apiserver_audit_event_total", "apiserver_audit_error_total"}
+# kube-apiserver's audit counters and their labels. `cluster` is not kube-apiserver's own: the
+# Prometheus setup attaches it (deploy/README.md, "Loss accounting").
+APISERVER_METRICS = {
+    "apiserver_audit_event_total": {"cluster"},
+    "apiserver_audit_error_total": {"cluster", "plugin"},
+}
+# Labels Prometheus attaches to every scraped series (prometheus-operator's target labels).
+TARGET_LABELS = {"job", "instance", "namespace", "pod", "service", "endpoint", "container"}
 # What each rendered scenario turns on (scripts/test-deploy renders them).
 SCENARIOS = {
     "default": dict(tls=False, mtls=False, generated_tokens=True, postgres=False,
@@ -108,26 +115,93 @@ def cli():
     return flags, envs
 
 
+def rust_statement(text, start):
+    """The Rust statement starting at `start`, up to its `;` (outside string literals)."""
+    quoted = False
+    i = start
+    while i < len(text):
+        c = text[i]
+        if quoted and c == "\\":
+            i += 2
+            continue
+        if c == '"':
+            quoted = not quoted
+        elif c == ";" and not quoted:
+            return text[start:i]
+        i += 1
+    return text[start:]
+
+
+def format_labels(inner):
+    """Label names of a format string's `{{a=\\"{}\\",b=\\"{}\\"}}`."""
+    return set(re.findall(r"(\w+)=", inner))
+
+
 def exported_metrics():
-    """Metric names GET /metrics writes: a counter per StatsSnapshot field, the names
-    src/coverage.rs spells out, and metrics registered with a prometheus `Registry` under the
-    `auditlens` namespace anywhere in the crates."""
+    """The series GET /metrics writes, by name, with their label names (without the target
+    labels Prometheus adds):
+    - a counter per StatsSnapshot field (ingest/src/stats.rs), except the fields that
+      src/coverage.rs leaves to the labelled metrics (LABELLED);
+    - metrics registered with a prometheus `Registry` under the `auditlens` namespace anywhere
+      in the crates (ingest/src/metrics.rs): their label arrays and constant labels, a
+      histogram as its _bucket (le), _sum and _count series;
+    - the names src/coverage.rs spells out, with the labels of the format strings that write
+      them."""
+    names = {}
     stats = (ROOT / "ingest/src/stats.rs").read_text()
+    coverage = (ROOT / "src/coverage.rs").read_text()
     snapshot = re.search(r"pub struct StatsSnapshot \{\n(.*?)\n\}", stats, re.S)
-    names = set()
+    labelled = re.search(r"const LABELLED: &\[&str\] = &\[(.*?)\];", coverage, re.S)
+    expect(labelled, "sources", "src/coverage.rs: no LABELLED (the StatsSnapshot counters /metrics leaves out)")
+    labelled = set(re.findall(r'"(\w+)"', labelled.group(1))) if labelled else set()
     if expect(snapshot, "sources", "StatsSnapshot not found in ingest/src/stats.rs"):
         for field in re.findall(r"pub (\w+): u64", snapshot.group(1)):
-            names.add(f"auditlens_{field}_total")
-    coverage = (ROOT / "src/coverage.rs").read_text()
-    names.update(n for n in re.findall(r"\b(auditlens_[a-z0-9_]+)\b", coverage) if not n.endswith("_"))
+            if field not in labelled:
+                names[f"auditlens_{field}_total"] = set()
+
     for directory in ("src", "ingest/src", "analyze/src"):
         for path in (ROOT / directory).rglob("*.rs"):
             text = path.read_text()
             if '.namespace("auditlens")' not in text:
                 continue
-            for name in re.findall(r'(?:Opts::new|counter)\(\s*(?:&registry,\s*)?"([a-z0-9_]+)"', text):
-                names.add(f"auditlens_{name}")
-    expect(len(names) > 10, "sources", f"too few metrics found: {sorted(names)}")
+            for match in re.finditer(
+                    r'(HistogramOpts::new|Opts::new|counter)\(\s*(?:&registry,\s*)?"([a-z0-9_]+)"', text):
+                # From the constructor around the options (GaugeVec::new(Opts::new(…), &["cluster"])).
+                line_start = text.rfind("\n", 0, match.start()) + 1
+                statement = rust_statement(text, line_start)
+                labels = set()
+                for array in re.findall(r'&\[\s*((?:"[a-z_]+"\s*,?\s*)+)\]', statement):
+                    labels |= set(re.findall(r'"([a-z_]+)"', array))
+                labels |= set(re.findall(r'\.const_label\(\s*"([a-z_]+)"', statement))
+                name = f"auditlens_{match.group(2)}"
+                if match.group(1) == "HistogramOpts::new":
+                    names[f"{name}_bucket"] = labels | {"le"}
+                    names[f"{name}_sum"] = set(labels)
+                    names[f"{name}_count"] = set(labels)
+                else:
+                    names[name] = labels
+
+    for match in re.finditer(r"\b(auditlens_[a-z0-9_]+)\b", coverage):
+        name = match.group(1)
+        if name.endswith("_"):
+            continue
+        labels = names.setdefault(name, set())
+        after = coverage[match.end():]
+        if after.startswith("{{"):
+            labels |= format_labels(after[2:after.index("}}")])
+        elif after.startswith('"'):
+            # A name in a table, written by a `{name}{{…}}` format string after it.
+            written = re.search(r"\{name\}\{\{(.*?)\}\}", after)
+            if expect(written, "sources", f"src/coverage.rs: how {name} is written was not found"):
+                labels |= format_labels(written.group(1))
+    for name in ("auditlens_events_received_total", "auditlens_last_event_received_timestamp_seconds",
+                 "auditlens_webhook_request_duration_seconds_bucket", "auditlens_rule_failing",
+                 "auditlens_alerts_pending", "auditlens_coverage_requirement"):
+        expect(name in names, "sources", f"{name} not found: update exported_metrics()")
+    for name in ("auditlens_events_accepted_total", "auditlens_events_quarantined_total",
+                 "auditlens_events_received_total"):
+        expect(names.get(name) == {"cluster"}, "sources",
+               f"{name} has labels {sorted(names.get(name, ()))}, expected [cluster]")
     return names
 
 
@@ -465,15 +539,45 @@ def manifests(directory):
 
 def metric_names(expr):
     # Not $auditlens_job, the dashboard's variable.
-    return set(re.findall(r"(?<![\w$])((?:auditlens|apiserver)_[a-z0-9_]+)\b", expr))
+    return set(re.findall(r"(?<![\w$:])((?:auditlens|apiserver)_[a-z0-9_]+)\b", expr))
+
+
+def label_problems(expr, known):
+    """What in `expr` uses a label its metrics do not have: a matcher of `name{…}` naming a
+    label `name` lacks, or a `by`/`on`/`ignoring`/`group_*` clause naming a label none of the
+    expression's metrics has. `known` maps metric names to label names (without the target
+    labels); metrics it does not know are not checked."""
+    problems = []
+    used = metric_names(expr)
+    for match in re.finditer(r"(?<![\w$:])((?:auditlens|apiserver)_[a-z0-9_]+)\s*\{([^}]*)\}", expr):
+        name, matchers = match.groups()
+        if name not in known:
+            continue
+        for label in re.findall(r'(\w+)\s*(?:=~|!~|!=|=)\s*"', matchers):
+            if label not in known[name] | TARGET_LABELS:
+                problems.append(f"{name} has no label {label!r} (it has {sorted(known[name])})")
+    available = set(TARGET_LABELS)
+    for name in used:
+        available |= known.get(name, set())
+    if not all(name in known for name in used):
+        return problems
+    for clause in re.findall(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)", expr):
+        for label in re.findall(r"\w+", clause):
+            if label not in available:
+                problems.append(f"groups or matches by {label!r}, which none of {sorted(used)} has")
+    return problems
 
 
 def check_metrics(where, expr, exported):
+    known = dict(exported)
+    known.update(APISERVER_METRICS)
     for name in metric_names(expr):
         if name.startswith("auditlens_"):
             expect(name in exported, where, f"{name} is not exported by auditlens (GET /metrics)")
         else:
             expect(name in APISERVER_METRICS, where, f"{name} is not a kube-apiserver audit metric used here")
+    for problem in label_problems(expr, known):
+        fail(where, problem)
 
 
 def monitoring(directory):
