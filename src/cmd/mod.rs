@@ -4,6 +4,7 @@ mod certs;
 pub mod config;
 mod detect;
 mod import;
+mod maintain;
 mod policy;
 mod query;
 mod rules;
@@ -74,6 +75,10 @@ pub enum Command {
     /// The configuration file of `serve`: `config check FILE`, `config example`.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Merge the small Parquet files of closed hours into few large ones (crash-safe).
+    Compact(maintain::CompactArgs),
+    /// Delete the days of events older than each cluster's retention.
+    Retention(maintain::RetentionArgs),
     /// Print the kubeconfig for kube-apiserver's --audit-webhook-config-file.
     WebhookConfig(webhook_config::WebhookConfigArgs),
     /// Certificates for mutual TLS: `certs init DIR --hosts H1,H2 [--clusters C1,C2]`.
@@ -107,6 +112,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Coverage(args) => policy::coverage(args),
         Command::Schema(args) => schema::run(args.alert),
         Command::Certs(command) => certs::run(command),
+        Command::Compact(args) => maintain::compact(args),
+        Command::Retention(args) => maintain::retention(args),
         Command::Config(command) => config::run(command, <Cli as clap::CommandFactory>::command()),
         Command::WebhookConfig(args) => webhook_config::run(args),
         Command::Bench(command) => crate::bench::run(command),

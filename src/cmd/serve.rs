@@ -132,6 +132,15 @@ pub struct ServeArgs {
     /// `--pg-listen`: connections open at once; more are closed.
     #[arg(long, default_value_t = 64, env = "AUDITLENS_PG_MAX_CONNECTIONS")]
     pub pg_max_connections: usize,
+    /// How often small Parquet files of closed hours are merged and the retention applied
+    /// (`0s`: never; `auditlens compact` and `auditlens retention` do it by hand).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h", env = "AUDITLENS_COMPACT_EVERY")]
+    pub compact_every: Duration,
+    /// Files younger than this are not compacted.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "2h", env = "AUDITLENS_COMPACT_MIN_AGE")]
+    pub compact_min_age: Duration,
+    #[command(flatten)]
+    pub keep: super::maintain::KeepArgs,
     /// How often the coverage gauges of `/metrics` are recomputed from the stored events
     /// (`10m`; `0s` turns them off). `GET /v1/coverage` always computes on demand.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10m", env = "AUDITLENS_COVERAGE_EVERY")]
@@ -278,6 +287,7 @@ struct Validated {
 /// What `serve` checks of its settings before it starts: `auditlens config check`.
 pub fn check(args: &ServeArgs) -> anyhow::Result<()> {
     validate(args)?;
+    args.keep.retention()?;
     if args.store_url.is_some() && args.role != Role::Writer {
         bail!("--store-url is for --role writer; the other roles keep their data under --data-dir");
     }
@@ -722,8 +732,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             args.coverage_every,
         ));
     }
+    let retention = args.keep.retention()?;
+    if args.data.data_dir.join("wal").is_dir() {
+        ingest::store::maintain::recover(&args.data.data_dir)
+            .context("cannot finish or undo an interrupted compaction")?;
+    }
     let pipeline = Pipeline::start(config.pipeline, stats.clone())
         .with_context(|| format!("cannot open the data directory {data_dir}"))?;
+    super::maintain::spawn(
+        args.data.data_dir.clone(),
+        args.compact_every,
+        args.compact_min_age,
+        retention,
+    );
     let (stop_source, stop_rx) = tokio::sync::watch::channel(false);
     let source = if args.source_topics.is_empty() {
         None

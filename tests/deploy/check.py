@@ -412,7 +412,9 @@ def check_tokens_secret(where, secret, expected, clusters):
     expect(len(set(tokens)) == len(tokens), where, "tokens are not unique")
     for token, cluster in entries:
         expect(len(token) >= 32, where, "a token is shorter than 32 characters")
-        expect(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}", cluster), where,
+        # A cluster name auditlens accepts (ingest/src/server/auth.rs), or `*`: any cluster,
+        # named by ?cluster=.
+        expect(cluster == "*" or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}", cluster), where,
                f"invalid cluster name {cluster}")
     for cluster in clusters:
         expect(data.get(f"token-{cluster}") and f"{data.get(f'token-{cluster}')},{cluster}" in file,
@@ -489,6 +491,8 @@ def check_scenario(name, path, flags, envs, crds):
             endpoint = spec["endpoints"][0]
             expect(endpoint.get("port") == "webhook" and endpoint.get("path") == "/metrics", where,
                    "endpoint is not webhook /metrics")
+            expect(endpoint.get("honorLabels") is True, where,
+                   "honorLabels is not true: a `cluster` target label would rename auditlens' own")
             expect(endpoint.get("scheme") == ("https" if expected["tls"] else "http"), where, "scheme")
             secret = endpoint.get("bearerTokenSecret")
             if expect(secret, where, "no bearerTokenSecret: /metrics takes the bearer tokens"):

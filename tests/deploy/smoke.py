@@ -34,6 +34,36 @@ IMAGE_SHARE = "/usr/share/auditlens/"
 FIXTURE = ROOT / "fixtures/eventlist.json"
 
 
+# The alert sinks' metrics: served once a sink is configured.
+SINK_METRICS = {"auditlens_alerts_delivered_total", "auditlens_alerts_delivery_failures_total",
+                "auditlens_alerts_dead_lettered_total", "auditlens_alerts_pending"}
+# The detection rules' metrics: served while rules are loaded.
+RULE_METRICS = {"auditlens_rule_evaluations_total", "auditlens_rule_errors_total",
+                "auditlens_rule_evaluation_seconds_total", "auditlens_rule_failing",
+                "auditlens_alerts_suppressed_total", "auditlens_alerts_total"}
+
+
+def parse_exposition(text):
+    """The metric names of a text exposition (a histogram's as _bucket, _sum and _count) and its
+    samples: name -> {sorted label pairs: value}."""
+    names = set()
+    samples = {}
+    for line in text.splitlines():
+        declared = re.match(r"# TYPE (\S+) (\S+)", line)
+        if declared:
+            name, kind = declared.groups()
+            names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"} if kind == "histogram" else {name}
+            continue
+        sample = re.match(r"([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)", line)
+        if not sample or line.startswith("#"):
+            continue
+        name, labels, number = sample.groups()
+        pairs = tuple(sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels or "")))
+        samples.setdefault(name, {})[pairs] = float(number)
+        names.add(name)
+    return names, samples
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -171,36 +201,79 @@ def main():
             if obj["kind"] == "Secret" and "metrics-token" in obj.get("data", {}):
                 scrape_token = b64(obj["data"]["metrics-token"]).decode()
         scrape_token = scrape_token or next(iter(tokens.values()), None)
-        cluster, token = next(((c, t) for c, t in tokens.items() if c != "metrics-scraper"),
-                              (None, None))
+        named, token = next(((c, t) for c, t in tokens.items() if c != "metrics-scraper"),
+                            (None, None))
+        # The cluster the events are stored under: the client certificate's CN, else the token's
+        # cluster, else --cluster.
+        if "--client-ca" in values:
+            cluster = "smoke"
+        else:
+            cluster = named or values.get("--cluster", "default")
         status, answer = request("/v1/audit", token, FIXTURE.read_bytes())
         expect(status == 200, f"POST /v1/audit answered {status} {answer}")
+        forbidden = 0
+        if token or "--client-ca" in values:
+            # Credentials cannot name another cluster.
+            status, answer = request(f"/v1/audit?cluster=not-{cluster}", token, FIXTURE.read_bytes())
+            expect(status == 403, f"POST /v1/audit?cluster=not-{cluster} answered {status}, not 403: {answer}")
+            forbidden = 1
         status, metrics = request("/metrics", scrape_token)
         expect(status == 200, f"/metrics with the scrape token answered {status}")
-        served = set(re.findall(r"^# TYPE (\S+) ", metrics, re.M))
+        served, samples = parse_exposition(metrics)
         # Every metric the alert rules and the dashboard use is served (the alert sinks' only
-        # once a sink is configured).
+        # once a sink is configured), with the labels they use.
         rules = yaml.safe_load(check.RULES.read_text())["spec"]["groups"]
+        exprs = [rule["expr"] for group in rules for rule in group["rules"]]
+        exprs += [target["expr"] for panel in json.loads(check.DASHBOARD.read_text())["panels"]
+                  for target in panel.get("targets", [])]
         used = set()
-        for group in rules:
-            for rule in group["rules"]:
-                used |= check.metric_names(rule["expr"])
-        for panel in json.loads(check.DASHBOARD.read_text())["panels"]:
-            for target in panel.get("targets", []):
-                used |= check.metric_names(target["expr"])
+        for expr in exprs:
+            used |= check.metric_names(expr)
         used = {n for n in used if n.startswith("auditlens_")}
         has_sinks = "--alerts-stdout" in container["args"] or "--alerts-webhook" in values
         if not has_sinks:
-            used = {n for n in used if not n.startswith("auditlens_alerts_")}
+            used -= SINK_METRICS
+        if "--no-rules" in container["args"]:
+            used -= RULE_METRICS
         expect(used <= served, f"/metrics does not serve {sorted(used - served)}")
-        undeclared = served - check.exported_metrics()
+        labels = {name: {label for pairs in series for label, _ in pairs}
+                  for name, series in samples.items()}
+        known = dict(labels)
+        known.update(check.APISERVER_METRICS)
+        for expr in exprs:
+            for problem in check.label_problems(expr, known):
+                failures.append(f"served /metrics: {problem}: {' '.join(expr.split())[:160]}")
+        exported = check.exported_metrics()
+        undeclared = served - set(exported)
         if undeclared:
             print(f"  note: /metrics serves names check.py does not find in the sources: {sorted(undeclared)}")
-        accepted = re.search(r"^auditlens_events_accepted_total (\d+)", metrics, re.M)
-        expect(accepted and int(accepted.group(1)) > 0, "auditlens_events_accepted_total stayed 0")
-        print(f"  {rendered.stem}: {base} ready; batch for {cluster or 'default'} accepted; "
+        for name, served_labels in labels.items():
+            if name in exported:
+                expect(served_labels == exported[name],
+                       f"{name} is served with labels {sorted(served_labels)}, the sources say {sorted(exported[name])}")
+
+        def value(name, **wanted):
+            for series_labels, number in samples.get(name, {}).items():
+                if dict(series_labels).items() >= wanted.items():
+                    return number
+            return None
+
+        for name in ("auditlens_events_received_total", "auditlens_events_accepted_total"):
+            number = value(name, cluster=cluster)
+            expect(number and number > 0, f"{name}{{cluster={cluster!r}}} is {number}")
+        last = value("auditlens_last_event_received_timestamp_seconds", cluster=cluster)
+        expect(last and abs(time.time() - last) < 300,
+               f"auditlens_last_event_received_timestamp_seconds{{cluster={cluster!r}}} is {last}, not now")
+        expect((value("auditlens_webhook_requests_total", code="200") or 0) >= 1, "no 200 counted by code")
+        if forbidden:
+            expect((value("auditlens_webhook_requests_total", code="403") or 0) >= 1, "the 403 was not counted by code")
+        expect((value("auditlens_webhook_request_duration_seconds_count") or 0) >= 1 + forbidden,
+               "the latency histogram counted fewer requests than were sent")
+        expect(value("auditlens_build_info") == 1, "auditlens_build_info is not 1")
+        print(f"  {rendered.stem}: {base} ready; batch for cluster {cluster} accepted"
+              f"{', ?cluster= of another cluster refused (403)' if forbidden else ''}; "
               f"/metrics serves {len(served)} metrics, "
-              f"the {len(used)} the rules and dashboard use among them")
+              f"the {len(used)} the rules and dashboard use among them, with their labels")
     finally:
         process.terminate()
         try:

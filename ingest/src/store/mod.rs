@@ -6,6 +6,7 @@
 //! (`wal/checkpoint`), and removes the intent. On start, an intent whose LSN the checkpoint
 //! does not reach means the flush was cut short: its files are deleted and the WAL replays them.
 
+pub mod maintain;
 pub mod object;
 pub mod parquet;
 
@@ -34,7 +35,7 @@ pub enum StoreError {
     State { path: PathBuf, message: String },
 }
 
-fn io_error(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
         source,
@@ -159,7 +160,7 @@ pub(crate) fn write_state(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     sync_parent(path)
 }
 
-fn sync_parent(path: &Path) -> Result<(), StoreError> {
+pub(crate) fn sync_parent(path: &Path) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::File::open(dir)
         .and_then(|f| f.sync_all())

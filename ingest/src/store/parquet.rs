@@ -38,7 +38,7 @@ impl Default for FileOptions {
     }
 }
 
-fn properties(
+pub(crate) fn properties(
     options: &FileOptions,
     sorted_by: Option<usize>,
 ) -> Result<WriterProperties, StoreError> {
@@ -67,7 +67,7 @@ pub fn temp_path(path: &Path) -> std::path::PathBuf {
 }
 
 /// Encodes the batches `next_batch` gives into `out` as one Parquet file; gives `out` back.
-fn encode<W: Write + Send>(
+pub(crate) fn encode<W: Write + Send>(
     out: W,
     schema: datafusion::arrow::datatypes::SchemaRef,
     props: WriterProperties,
@@ -125,7 +125,7 @@ pub fn encode_quarantine<W: Write + Send>(
 
 /// Writes the file `encode_into` produces to a temporary name, fsyncs it and renames it to
 /// `path`; returns its size.
-fn write_file(
+pub(crate) fn write_file(
     path: &Path,
     encode_into: impl FnOnce(File) -> Result<File, StoreError>,
 ) -> Result<u64, StoreError> {
