@@ -291,6 +291,11 @@ async fn metrics(State(state): State<CoverageState>) -> Response {
     }
     out.push_str(&state.stats.metrics.encode());
     rule_metrics(&mut out, &state.rules);
+    let _ = writeln!(
+        out,
+        "# HELP auditlens_log_messages_suppressed_total Warnings and errors not written by the log's rate limit (per call site).\n# TYPE auditlens_log_messages_suppressed_total counter\nauditlens_log_messages_suppressed_total {}",
+        crate::logging::SUPPRESSED.load(Ordering::Relaxed)
+    );
     let wal_bytes = directory_bytes(&state.data_dir.join("wal"));
     let _ = writeln!(
         out,
