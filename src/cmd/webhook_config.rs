@@ -18,12 +18,13 @@ pub struct WebhookConfigArgs {
     #[arg(long)]
     pub ca: Option<PathBuf>,
     /// Client certificate (PEM) for mTLS; its CN names the cluster. Embedded.
-    #[arg(long, requires = "client_key", conflicts_with = "token")]
+    #[arg(long, requires = "client_key")]
     pub client_cert: Option<PathBuf>,
     /// The client certificate's key (PEM). Embedded.
     #[arg(long, requires = "client_cert")]
     pub client_key: Option<PathBuf>,
-    /// A bearer token from the server's --tokens-file.
+    /// A bearer token from the server's --tokens-file (with --client-cert too when the server
+    /// has both --client-ca and --tokens-file: it then asks for both).
     #[arg(long)]
     pub token: Option<String>,
 }
