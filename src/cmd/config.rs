@@ -16,6 +16,9 @@ use clap::{ArgAction, ArgMatches, Command, FromArgMatches};
 pub const CONFIG_FLAG: &str = "--config";
 pub const CONFIG_ENV: &str = "AUDITLENS_CONFIG";
 
+/// The key of the rules' lists: a file name, or a table of lists in the file itself.
+const LISTS_TABLE: &str = "lists";
+
 /// Arguments of `serve` that are not settings.
 const NOT_SETTINGS: &[&str] = &["help", "version", "config", "log_format"];
 
@@ -93,6 +96,11 @@ fn read_file(path: &Path, serve: &Command) -> anyhow::Result<Vec<(String, Vec<St
     let mut values = Vec::new();
     let mut problems = Vec::new();
     for (key, value) in &table {
+        if key == LISTS_TABLE && value.is_table() {
+            // The lists of the rules, in the file itself: the rule pack reads its `[lists]`.
+            values.push((LISTS_TABLE.to_string(), vec![path.display().to_string()]));
+            continue;
+        }
         let id = key.replace('-', "_");
         let Some(setting) = known.iter().find(|s| s.key == id) else {
             problems.push(format!("{key}: unknown key"));
@@ -212,7 +220,10 @@ fn example(serve: &Command) -> String {
     let mut out = String::from(
         "# auditlens serve --config FILE (or AUDITLENS_CONFIG=FILE).\n\
          # Every key is a flag of `auditlens serve`; a flag or its environment variable overrides\n\
-         # the file. Uncomment what you change; unknown keys are errors.\n",
+         # the file. Uncomment what you change; unknown keys are errors.\n\
+         # The rules' allow-lists can be a file (lists = \"FILE\") or a table at the end of this one:\n\
+         #   [lists]\n\
+         #   trusted_users = [\"alice@example.com\"]\n",
     );
     for setting in settings(serve) {
         out.push('\n');
@@ -277,7 +288,9 @@ fn reference(serve: &Command) -> String {
          TOML file given with `--config FILE` (or `AUDITLENS_CONFIG`). A flag beats its environment\n\
          variable, which beats the file, which beats the default. Keys are the flags without their\n\
          dashes, `-` written `_`; repeatable or comma-separated flags take an array. Unknown keys\n\
-         and values of the wrong type are errors naming the key.\n\n\
+         and values of the wrong type are errors naming the key. The rules' lists (allow-lists and\n\
+         deny-lists, see [rules.md](rules.md#lists-allow-lists-and-deny-lists)) are a file named by\n\
+         `lists`, or a `[lists]` table in the configuration file itself.\n\n\
          ```sh\n\
          auditlens config example > auditlens.toml   # every key, commented out\n\
          auditlens config check auditlens.toml       # what serve would refuse, before a rollout\n\
@@ -336,6 +349,21 @@ mod tests {
             "{error}"
         );
         assert!(!error.contains("listen:"), "{error}");
+    }
+
+    #[test]
+    fn a_lists_table_makes_the_file_the_lists_file() {
+        let config = file("listen = \"127.0.0.1:9765\"\n[lists]\ntrusted_users = [\"alice\"]\n");
+        let values = read_file(config.path(), &serve()).unwrap();
+        let lists = values.iter().find(|(id, _)| id == "lists").unwrap();
+        assert_eq!(lists.1, [config.path().display().to_string()]);
+        let mut loaded = analyze::detect::lists::Lists::default();
+        loaded.override_from_toml(config.path()).unwrap();
+        assert_eq!(
+            loaded.get("trusted_users"),
+            Some(&["alice".to_string()][..])
+        );
+        assert_eq!(loaded.get("listen"), None);
     }
 
     #[test]

@@ -76,6 +76,11 @@ impl Lists {
             message,
         };
         let table: toml::Table = text.parse().map_err(|e| invalid(format!("{e}")))?;
+        // `serve`'s configuration file holds its lists in a `[lists]` table.
+        let table = match table.get("lists") {
+            Some(toml::Value::Table(lists)) => lists.clone(),
+            _ => table,
+        };
         for (name, value) in table {
             if !valid_name(&name) {
                 return Err(invalid(format!(
