@@ -150,6 +150,30 @@ async fn psql_reads_the_history_and_just_received_events_with_a_token_as_passwor
         "\\d events lists the columns: {columns}"
     );
 
+    // What Grafana, DBeaver and Metabase ask on connect and to list tables and columns.
+    for (sql, wanted) in [
+        ("SELECT current_database()", "datafusion"),
+        ("SHOW search_path", "public"),
+        (
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+            "secret_access",
+        ),
+        (
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'stage_at'",
+            "stage_at",
+        ),
+        (
+            "SELECT n.nspname FROM pg_catalog.pg_namespace n ORDER BY 1",
+            "public",
+        ),
+        (
+            "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' ORDER BY 1",
+            "events",
+        ),
+    ] {
+        let rows = lines(&psql(&conninfo, token, sql));
+        assert!(rows.iter().any(|row| row == wanted), "{sql}: {rows:?}");
+    }
     // Without the password, or with a wrong one, nothing is served.
     let refused = psql(&conninfo, None, "SELECT 1");
     assert!(!refused.status.success());
