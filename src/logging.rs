@@ -60,8 +60,16 @@ pub fn init(format: LogFormat, default_level: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let limit = RateLimit::default();
+    // Only warnings and errors are decided event by event; everything else keeps the level
+    // filter's cached decision per call site.
     let rate_limit = DynFilterFn::new(move |metadata, _| limit.allow(metadata, Instant::now()))
-        .with_callsite_filter(|_| tracing::subscriber::Interest::sometimes());
+        .with_callsite_filter(|metadata| {
+            if metadata.is_event() && *metadata.level() <= Level::WARN {
+                tracing::subscriber::Interest::sometimes()
+            } else {
+                tracing::subscriber::Interest::always()
+            }
+        });
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let layer = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
