@@ -9,7 +9,7 @@
 mod latency;
 mod load;
 mod probes;
-mod report;
+pub(super) mod report;
 mod server;
 
 use std::path::PathBuf;

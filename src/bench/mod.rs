@@ -4,11 +4,13 @@
 //! - `generate_cmd`: `bench generate`, events as JSON Lines
 //! - `ingest`: `bench ingest`, the webhook load generator and its report
 //! - `kafka_alerts`: `bench kafka-alerts`, alerts/s through the alert log to a Kafka topic
+//! - `queries`: `bench queries`, the forensics queries over a store, cold and warm
 
 pub mod generate;
 mod generate_cmd;
 mod ingest;
 mod kafka_alerts;
+mod queries;
 
 use std::process::ExitCode;
 
@@ -21,6 +23,9 @@ pub enum BenchCommand {
     Ingest(ingest::IngestArgs),
     /// Deliver synthetic alerts through the alert log to a Kafka topic; report alerts/s.
     KafkaAlerts(kafka_alerts::KafkaAlertsArgs),
+    /// Run the forensics queries of `bench/queries/` over a data directory, cold and warm;
+    /// report medians with min–max and the Parquet bytes per event.
+    Queries(queries::QueriesArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -28,5 +33,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Generate(args) => generate_cmd::run(args),
         BenchCommand::Ingest(args) => ingest::run(args),
         BenchCommand::KafkaAlerts(args) => kafka_alerts::run(args),
+        BenchCommand::Queries(args) => queries::run(args),
     }
 }
