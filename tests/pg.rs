@@ -416,3 +416,56 @@ fn off_loopback_without_authentication_the_listener_is_refused() {
         stderr(&output)
     );
 }
+
+#[test]
+fn with_tokens_and_a_client_ca_either_logs_in_over_tls() {
+    let dir = import_incident();
+    let tokens = write_tokens(dir.path());
+    let pki = dir.path().join("pki");
+    let made = run(&[
+        "certs",
+        "init",
+        &pki.display().to_string(),
+        "--hosts",
+        "localhost",
+        "--clusters",
+        "prod",
+    ]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let file = |name: &str| pki.join(name).display().to_string();
+    let (cert, key, ca) = (file("server.crt"), file("server.key"), file("ca.crt"));
+    let (server, port) = serve_pg(
+        dir.path(),
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--client-ca",
+            &ca,
+            "--tokens-file",
+            &tokens,
+        ],
+    );
+    let tls = format!(
+        "host=localhost port={port} user=responder dbname=audit sslmode=verify-full sslrootcert={ca}"
+    );
+    // TLS without a certificate: the token is the password.
+    assert_eq!(
+        lines(&psql(
+            &tls,
+            Some("responder-token"),
+            "SELECT count(*) FROM events"
+        )),
+        ["25"]
+    );
+    assert!(!psql(&tls, Some("guess"), "SELECT 1").status.success());
+    // A certificate the client CA signed: no password.
+    let certified = format!(
+        "{tls} sslcert={} sslkey={}",
+        file("client-prod.crt"),
+        file("client-prod.key")
+    );
+    assert_eq!(lines(&psql(&certified, None, "SELECT 1")), ["1"]);
+    server.terminate_cleanly();
+}

@@ -619,7 +619,21 @@ fn start_pg(
         timeout: args.query_timeout,
         max_connections: args.pg_max_connections,
     };
-    let tls = config.tls.clone();
+    // With both tokens and a client CA, a PostgreSQL client may log in either way, so TLS
+    // must not require a certificate: one without gets asked for a token as password.
+    let tls = match (&args.tls_cert, &args.tls_key, &auth.tokens, &args.client_ca) {
+        (Some(cert), Some(key), Some(_), Some(ca)) => {
+            Some(ingest::server::tls::server_config_with(
+                &ingest::server::tls::TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    client_ca: Some(ca.clone()),
+                },
+                false,
+            )?)
+        }
+        _ => config.tls.clone(),
+    };
     query_runtime.spawn(async move {
         match tokio::net::TcpListener::from_std(listener) {
             Ok(listener) => {

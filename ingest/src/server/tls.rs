@@ -74,6 +74,16 @@ fn certificates(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'s
 
 /// Builds the server config: TLS 1.3 and 1.2 with rustls' modern AEAD suites only.
 pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    server_config_with(files, true)
+}
+
+/// [`server_config`], where a client without a certificate may still complete the handshake
+/// when `client_cert_required` is false (it must then prove itself otherwise, with a token);
+/// one that presents a certificate must present one the client CA signed.
+pub fn server_config_with(
+    files: &TlsFiles,
+    client_cert_required: bool,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let chain = certificates("the server certificate", &files.cert)?;
     let key = PrivateKeyDer::from_pem_file(&files.key)
@@ -89,7 +99,13 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsE
                     .add(cert)
                     .map_err(|e| TlsError::Config(format!("client CA {}: {e}", ca.display())))?;
             }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = if client_cert_required {
+                verifier
+            } else {
+                verifier.allow_unauthenticated()
+            };
+            let verifier = verifier
                 .build()
                 .map_err(|e| TlsError::Config(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
