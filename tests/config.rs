@@ -7,11 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{event_list, http, query, repo, run, BIN};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{event_list, http, query, repo, run, text, BIN};
 
 fn check(file: &Path) -> std::process::Output {
     run(&["config", "check", &file.display().to_string()])

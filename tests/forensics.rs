@@ -6,27 +6,8 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{event_list, http, query, repo, run, Server};
+use common::{event_list, http, import_incident, query, repo, run, Server};
 use serde_json::Value;
-
-/// A new data directory holding the incident, as cluster `prod`.
-fn import_incident() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let output = run(&[
-        "import",
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--cluster",
-        "prod",
-        &repo("fixtures/forensics/incident.jsonl"),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    dir
-}
 
 /// A data directory holding the incident, imported once per test binary run.
 fn incident() -> PathBuf {

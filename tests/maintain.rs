@@ -7,11 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{event_list, query, run, BIN};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{event_list, query, run, text, BIN};
 
 /// Imports `n` events with audit IDs `PREFIX-…` (the same hour of `date`) into `cluster`.
 fn import(data: &Path, cluster: &str, prefix: &str, n: usize, date: &str) {

@@ -7,29 +7,14 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{event_list, http, repo, run, Server};
-
-/// The incident imported into a new data directory.
-fn import_incident() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let output = run(&[
-        "import",
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--cluster",
-        "prod",
-        &repo("fixtures/forensics/incident.jsonl"),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    dir
-}
+use common::{event_list, http, import_incident, run, text, Server};
 
 fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    text(&output.stderr)
 }
 
 fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    text(&output.stdout)
 }
 
 /// `serve` over the incident with `--pg-listen` on a free port and `extra` flags; the tokens

@@ -9,11 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::{event_list, query, run, Server};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{event_list, query, run, text, Server};
 
 /// One field of a kubeconfig, read by kubectl (offline).
 fn kubeconfig_field(path: &Path, jsonpath: &str) -> String {

@@ -232,3 +232,24 @@ pub async fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Bytes a command printed, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A new data directory holding `fixtures/forensics/incident.jsonl` as cluster `prod` (25
+/// events; the story is in `fixtures/forensics/generate.py`).
+pub fn import_incident() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(&[
+        "import",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--cluster",
+        "prod",
+        &repo("fixtures/forensics/incident.jsonl"),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    dir
+}
