@@ -234,18 +234,19 @@ impl ErrorHandler for LogErrors {
     }
 }
 
-/// An error answered to the client, with its SQLSTATE.
+/// An error answered to the client, with its SQLSTATE: the statement fails.
 fn user_error(code: &str, message: String) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new(
-        "ERROR".to_string(),
-        code.to_string(),
-        message,
-    )))
+    pg_error("ERROR", code, message)
 }
 
+/// An error that ends the connection (at start-up).
 fn fatal(code: &str, message: String) -> PgWireError {
+    pg_error("FATAL", code, message)
+}
+
+fn pg_error(severity: &str, code: &str, message: String) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
-        "FATAL".to_string(),
+        severity.to_string(),
         code.to_string(),
         message,
     )))
