@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{event_list, http, import_incident, run, text, Server};
+use common::{event_list, http, import_incident, text, Server};
 
 fn stderr(output: &Output) -> String {
     text(&output.stderr)
@@ -329,19 +329,7 @@ async fn a_long_query_stops_at_the_time_limit_and_holds_the_only_slot_meanwhile(
 #[test]
 fn over_mutual_tls_a_client_certificate_logs_in() {
     let dir = import_incident();
-    let pki = dir.path().join("pki");
-    let pki_text = pki.display().to_string();
-    let made = run(&[
-        "certs",
-        "init",
-        &pki_text,
-        "--hosts",
-        "localhost,127.0.0.1",
-        "--clusters",
-        "prod",
-    ]);
-    assert!(made.status.success(), "{}", stderr(&made));
-    let file = |name: &str| pki.join(name).display().to_string();
+    let file = common::certs_for_prod(dir.path(), "localhost,127.0.0.1");
     let port = common::free_port().port();
     let (cert, key, ca) = (file("server.crt"), file("server.key"), file("ca.crt"));
     let listen = format!("0.0.0.0:{port}");
@@ -406,18 +394,7 @@ fn off_loopback_without_authentication_the_listener_is_refused() {
 fn with_tokens_and_a_client_ca_either_logs_in_over_tls() {
     let dir = import_incident();
     let tokens = write_tokens(dir.path());
-    let pki = dir.path().join("pki");
-    let made = run(&[
-        "certs",
-        "init",
-        &pki.display().to_string(),
-        "--hosts",
-        "localhost",
-        "--clusters",
-        "prod",
-    ]);
-    assert!(made.status.success(), "{}", stderr(&made));
-    let file = |name: &str| pki.join(name).display().to_string();
+    let file = common::certs_for_prod(dir.path(), "localhost");
     let (cert, key, ca) = (file("server.crt"), file("server.key"), file("ca.crt"));
     let (server, port) = serve_pg(
         dir.path(),

@@ -109,18 +109,7 @@ fn certs_init_writes_secret_files_0600_and_never_overwrites() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_kubeconfig_delivers_events_over_mtls_under_the_certificates_cluster() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    let made = run(&[
-        "certs",
-        "init",
-        &pki.display().to_string(),
-        "--hosts",
-        "localhost,127.0.0.1",
-        "--clusters",
-        "prod",
-    ]);
-    assert!(made.status.success(), "{}", text(&made.stderr));
-    let file = |name: &str| pki.join(name).display().to_string();
+    let file = common::certs_for_prod(dir.path(), "localhost,127.0.0.1");
     let data = dir.path().join("data");
     let server = Server::start(
         &data,
@@ -163,7 +152,7 @@ async fn a_generated_kubeconfig_delivers_events_over_mtls_under_the_certificates
         &kubeconfig,
         "{.clusters[0].cluster.certificate-authority-data}",
     ));
-    assert_eq!(ca, std::fs::read(pki.join("ca.crt")).unwrap());
+    assert_eq!(ca, std::fs::read(file("ca.crt")).unwrap());
     let mut identity = decode(&kubeconfig_field(
         &kubeconfig,
         "{.users[0].user.client-certificate-data}",

@@ -146,9 +146,7 @@ fn text_of(value: &toml::Value, setting: &Setting) -> Result<Vec<String>, &'stat
 
 /// `--config FILE` or `AUDITLENS_CONFIG`, when `serve` is the command.
 fn config_path(argv: &[String]) -> Option<PathBuf> {
-    if argv.get(1).map(String::as_str) != Some("serve")
-        && !argv.iter().skip(1).any(|a| a == "serve")
-    {
+    if !argv.iter().skip(1).any(|a| a == "serve") {
         return None;
     }
     let mut args = argv.iter();

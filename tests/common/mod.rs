@@ -253,3 +253,20 @@ pub fn import_incident() -> tempfile::TempDir {
     assert!(output.status.success(), "{}", text(&output.stderr));
     dir
 }
+
+/// Runs `auditlens certs init DIR/pki --hosts HOSTS --clusters prod`; returns a function giving
+/// the path of one of its files (`ca.crt`, `server.key`, `client-prod.crt`, …).
+pub fn certs_for_prod(dir: &Path, hosts: &str) -> impl Fn(&str) -> String {
+    let pki = dir.join("pki");
+    let made = run(&[
+        "certs",
+        "init",
+        &pki.display().to_string(),
+        "--hosts",
+        hosts,
+        "--clusters",
+        "prod",
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    move |name: &str| pki.join(name).display().to_string()
+}
