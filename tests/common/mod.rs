@@ -270,3 +270,22 @@ pub fn certs_for_prod(dir: &Path, hosts: &str) -> impl Fn(&str) -> String {
     assert!(made.status.success(), "{}", text(&made.stderr));
     move |name: &str| pki.join(name).display().to_string()
 }
+
+/// Posts `n` events (audit IDs `PREFIX-…`) to the webhook with `token` and asserts the 200
+/// came within 2 s: what a test checks while a heavy query runs.
+pub async fn assert_webhook_answers_promptly(server: &Server, token: &str, prefix: &str, n: usize) {
+    let started = Instant::now();
+    let response = http()
+        .post(server.url("/v1/audit"))
+        .bearer_auth(token)
+        .body(event_list(prefix, n))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the webhook took {:?} while a query ran",
+        started.elapsed()
+    );
+}
