@@ -12,17 +12,20 @@ import time
 import duckdb
 
 COLUMNS = {
+    "kind": "VARCHAR",
+    "apiVersion": "VARCHAR",
     "auditID": "VARCHAR",
     "stage": "VARCHAR",
     "level": "VARCHAR",
     "verb": "VARCHAR",
     "requestURI": "VARCHAR",
-    "user": "STRUCT(username VARCHAR, groups VARCHAR[])",
+    "user": "STRUCT(username VARCHAR, uid VARCHAR, groups VARCHAR[], extra MAP(VARCHAR, VARCHAR[]))",
+    "impersonatedUser": "STRUCT(username VARCHAR, uid VARCHAR, groups VARCHAR[])",
     "sourceIPs": "VARCHAR[]",
     "userAgent": "VARCHAR",
-    "objectRef": "STRUCT(resource VARCHAR, namespace VARCHAR, name VARCHAR, "
-    "apiGroup VARCHAR, apiVersion VARCHAR, subresource VARCHAR)",
-    "responseStatus": "STRUCT(code INTEGER, reason VARCHAR)",
+    "objectRef": "STRUCT(resource VARCHAR, namespace VARCHAR, name VARCHAR, uid VARCHAR, "
+    "apiGroup VARCHAR, apiVersion VARCHAR, resourceVersion VARCHAR, subresource VARCHAR)",
+    "responseStatus": "STRUCT(code INTEGER, status VARCHAR, reason VARCHAR, message VARCHAR)",
     "requestObject": "JSON",
     "responseObject": "JSON",
     "requestReceivedTimestamp": "TIMESTAMPTZ",
@@ -30,14 +33,24 @@ COLUMNS = {
     "annotations": "MAP(VARCHAR, VARCHAR)",
 }
 
+# Every field of the events that auditlens keeps, so both Parquet files hold the same
+# information (auditlens also stores two columns derived from the annotations).
 FLATTEN = """
-SELECT auditID AS audit_id, stage, level, verb, requestURI AS request_uri,
-       "user".username AS user_name, "user".groups AS user_groups,
-       sourceIPs[1] AS source_ip, userAgent AS user_agent,
+SELECT kind, apiVersion AS api_version, auditID AS audit_id, stage, level, verb,
+       requestURI AS request_uri,
+       "user".username AS user_name, "user".uid AS user_uid, "user".groups AS user_groups,
+       "user".extra AS user_extra,
+       impersonatedUser.username AS impersonated_user_name,
+       impersonatedUser.uid AS impersonated_user_uid,
+       impersonatedUser.groups AS impersonated_user_groups,
+       sourceIPs AS source_ips, sourceIPs[1] AS source_ip, userAgent AS user_agent,
        objectRef.resource AS object_resource, objectRef.namespace AS object_namespace,
-       objectRef.name AS object_name, objectRef.apiGroup AS object_api_group,
+       objectRef.name AS object_name, objectRef.uid AS object_uid,
+       objectRef.apiGroup AS object_api_group, objectRef.apiVersion AS object_api_version,
+       objectRef.resourceVersion AS object_resource_version,
        objectRef.subresource AS object_subresource,
-       responseStatus.code AS response_code, responseStatus.reason AS response_reason,
+       responseStatus.code AS response_code, responseStatus.status AS response_status,
+       responseStatus.reason AS response_reason, responseStatus.message AS response_message,
        requestObject AS request_object, responseObject AS response_object,
        requestReceivedTimestamp AS request_received_at, stageTimestamp AS stage_at,
        annotations

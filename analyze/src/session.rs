@@ -147,6 +147,11 @@ fn session_config(options: &QueryOptions) -> SessionConfig {
     // `CLUSTER` (`CLUSTER BY`): `SELECT verb, cluster FROM events` would not parse. PostgreSQL's
     // does not, and it is what the PostgreSQL wire protocol's clients speak anyway.
     settings.sql_parser.dialect = Dialect::PostgreSQL;
+    // Filters are evaluated while the Parquet is decoded: the other columns of a row are only
+    // decoded when the row passes (an investigation's filters usually keep few rows), the
+    // cheapest filters first.
+    settings.execution.parquet.pushdown_filters = true;
+    settings.execution.parquet.reorder_filters = true;
     config
 }
 

@@ -14,6 +14,8 @@ pub const DEFAULT_MAX_BYTES: usize = 256 * 1024 * 1024;
 /// Flush once the oldest buffered row waited this long.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30);
 
+const MICROS_PER_HOUR: i64 = 3_600_000_000;
+
 /// When a buffer must be flushed.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchLimits {
@@ -47,12 +49,24 @@ impl Buffer {
     pub fn add_events(&mut self, cluster: &str, rows: impl Into<SharedRows>) {
         let rows: SharedRows = rows.into();
         self.touch(rows.len());
+        // Rows mostly come in time order: the partition is worked out once per hour of them.
+        let mut current: Option<(i64, &mut Vec<RowRef>)> = None;
         for (index, row) in rows.iter().enumerate() {
             self.bytes += row.approx_bytes();
-            let key = PartitionKey::new(cluster, row.partition_time());
+            let time = row.partition_time();
+            let hour = time.div_euclid(MICROS_PER_HOUR);
+            let partition = match current.take() {
+                Some((same, partition)) if same == hour => partition,
+                _ => self
+                    .flush
+                    .events
+                    .entry(PartitionKey::new(cluster, time))
+                    .or_default(),
+            };
             if let Some(row) = RowRef::new(rows.clone(), index) {
-                self.flush.events.entry(key).or_default().push(row);
+                partition.push(row);
             }
+            current = Some((hour, partition));
         }
     }
 

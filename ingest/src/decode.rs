@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use schemas::time::{format_micros, parse_micros};
+use schemas::time::{format_micros, parse_micros, parse_microtime_exact};
 use schemas::{EventRow, ObjectRef, QuarantineRow, ResponseStatus, UserInfo};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -121,6 +121,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
                 while let Some((key, value)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
                     entries.push((key.0, value));
                 }
+                if !has_duplicate_key(&entries) {
+                    return Ok(Entries(entries));
+                }
                 // A key given twice counts once, with its last value, as in any JSON reader.
                 let mut kept: Vec<(Cow<'de, str>, &'de RawValue)> =
                     Vec::with_capacity(entries.len());
@@ -135,6 +138,24 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
         }
         deserializer.deserialize_map(EntriesVisitor)
     }
+}
+
+/// Whether two entries have the same key. Keys are told apart by a cheap fingerprint (length
+/// and first and last bytes) first, so the usual object without duplicates costs no string
+/// comparison.
+fn has_duplicate_key(entries: &[(Cow<'_, str>, &RawValue)]) -> bool {
+    let fingerprint = |key: &str| {
+        let bytes = key.as_bytes();
+        let edge = |b: Option<&u8>| u64::from(b.copied().unwrap_or(0));
+        ((bytes.len() as u64) << 16) | (edge(bytes.first()) << 8) | edge(bytes.last())
+    };
+    let prints: Vec<u64> = entries.iter().map(|(key, _)| fingerprint(key)).collect();
+    prints.iter().enumerate().any(|(i, print)| {
+        prints[i + 1..]
+            .iter()
+            .enumerate()
+            .any(|(j, other)| other == print && entries[i].0 == entries[i + 1 + j].0)
+    })
 }
 
 fn entries_of<'a>(raw: &'a RawValue) -> Option<Entries<'a>> {
@@ -179,18 +200,30 @@ impl<'a> Residual<'a> {
 
 type Invalid = String;
 
-fn string(path: &str, raw: &RawValue) -> Result<String, Invalid> {
+/// A field's dotted path, spelled out only in an error.
+struct Dotted<'a>(&'a str, &'a str);
+
+impl fmt::Display for Dotted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+fn string(path: impl fmt::Display, raw: &RawValue) -> Result<String, Invalid> {
     serde_json::from_str::<String>(raw.get())
         .map_err(|_| format!("field `{path}`: expected a string"))
 }
 
-fn string_list(path: &str, raw: &RawValue) -> Result<Vec<String>, Invalid> {
+fn string_list(path: impl fmt::Display, raw: &RawValue) -> Result<Vec<String>, Invalid> {
     serde_json::from_str::<Vec<String>>(raw.get())
         .map_err(|_| format!("field `{path}`: expected a list of strings"))
 }
 
 fn timestamp(path: &str, raw: &RawValue) -> Result<(i64, bool), Invalid> {
     let text = string(path, raw)?;
+    if let Some(micros) = parse_microtime_exact(&text) {
+        return Ok((micros, true));
+    }
     match parse_micros(&text) {
         Some(micros) => Ok((micros, format_micros(micros) == text)),
         None => Err(format!("field `{path}`: unparsable timestamp `{text}`")),
@@ -229,18 +262,18 @@ fn decode_user(
     with_extra: bool,
 ) -> impl Fn(&mut UserInfo, &str, &RawValue) -> Result<bool, Invalid> + '_ {
     move |user, key, raw| {
-        let path = |field: &str| format!("{parent}.{field}");
+        let path = |field| Dotted(parent, field);
         match key {
-            "username" => user.name = Some(string(&path("username"), raw)?),
-            "uid" => user.uid = Some(string(&path("uid"), raw)?),
-            "groups" => user.groups = Some(string_list(&path("groups"), raw)?),
+            "username" => user.name = Some(string(path("username"), raw)?),
+            "uid" => user.uid = Some(string(path("uid"), raw)?),
+            "groups" => user.groups = Some(string_list(path("groups"), raw)?),
             "extra" if with_extra => {
                 let Some(entries) = entries_of(raw) else {
                     return Err(format!("field `{}`: expected an object", path("extra")));
                 };
                 let mut extra = Vec::with_capacity(entries.0.len());
                 for (name, values) in entries.0 {
-                    let values = string_list(&format!("{}.{name}", path("extra")), values)?;
+                    let values = string_list(format_args!("{parent}.extra.{name}"), values)?;
                     extra.push((name.into_owned(), values));
                 }
                 user.extra = Some(extra);
@@ -263,7 +296,7 @@ fn decode_object_ref(object: &mut ObjectRef, key: &str, raw: &RawValue) -> Resul
         "resourceVersion" => &mut object.resource_version,
         _ => return Ok(false),
     };
-    *slot = Some(string(&format!("objectRef.{key}"), raw)?);
+    *slot = Some(string(Dotted("objectRef", key), raw)?);
     Ok(true)
 }
 
@@ -284,7 +317,7 @@ fn decode_response(
         "message" => &mut response.message,
         _ => return Ok(false),
     };
-    *slot = Some(string(&format!("responseStatus.{key}"), raw)?);
+    *slot = Some(string(Dotted("responseStatus", key), raw)?);
     Ok(true)
 }
 
@@ -340,7 +373,7 @@ pub fn decode_event(raw: &str, source: &str, received_at: i64) -> Result<EventRo
                 for (name, text) in entries.0 {
                     annotations.push((
                         name.to_string(),
-                        string(&format!("annotations.{name}"), text)?,
+                        string(Dotted("annotations", &name), text)?,
                     ));
                 }
                 row.annotations = Some(annotations);

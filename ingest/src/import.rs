@@ -1,18 +1,25 @@
 //! `auditlens import`: audit log files as kube-apiserver writes them (one `Event` per line,
 //! gzip too) and `EventList` JSON documents, through the same decoder and quarantine as the
 //! webhook, straight into the store.
+//!
+//! JSON Lines are read on the calling thread in chunks of whole lines, decoded by one worker per
+//! core, and handed on in file order; the importer writes each flush on a thread of its own while
+//! the next one is decoded.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
 
-use schemas::QuarantineRow;
+use schemas::{EventRow, QuarantineRow};
 
 use crate::batcher::{BatchLimits, Buffer};
 use crate::decode::{parse_body, Contents, Decoded};
 use crate::stats::Stats;
-use crate::store::{FileOptions, Store, StoreError};
+use crate::store::{FileOptions, FlushStats, Store, StoreError};
 
 /// `source` of imported events.
 pub const SOURCE_FILE: &str = "file";
@@ -22,6 +29,10 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 pub const MAX_DOCUMENT_BYTES: u64 = 1024 * 1024 * 1024;
 /// How much of a quarantined over-long line is kept.
 const KEPT_PREFIX_BYTES: usize = 4096;
+/// Lines are handed to the decoding workers in chunks of about this many bytes.
+const CHUNK_BYTES: usize = 4 * 1024 * 1024;
+/// Chunks read ahead of the one handed on, per worker: bounds the memory of a read.
+const CHUNKS_AHEAD_PER_WORKER: usize = 2;
 
 /// Why an import stopped.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +53,21 @@ pub struct InputSummary {
     pub quarantined: u64,
 }
 
+/// Accepted events and quarantined inputs of a run of lines, in file order.
+#[derive(Debug, Default)]
+pub struct Piece {
+    pub events: Vec<EventRow>,
+    pub quarantined: Vec<QuarantineRow>,
+}
+
+impl Piece {
+    fn take(&mut self, decoded: Decoded<'_>) {
+        self.events
+            .extend(decoded.events.into_iter().map(|(row, _)| row));
+        self.quarantined.extend(decoded.quarantined);
+    }
+}
+
 /// Imports inputs into the store of one data directory.
 pub struct Importer {
     store: Store,
@@ -49,6 +75,8 @@ pub struct Importer {
     limits: BatchLimits,
     cluster: String,
     stats: Arc<Stats>,
+    /// The flush being written while the next one fills.
+    writing: Option<JoinHandle<Result<FlushStats, StoreError>>>,
 }
 
 /// Counts bytes read, for progress.
@@ -60,16 +88,15 @@ struct Counting<R> {
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
 
-/// Reads one line into `line` (without the newline), keeping at most `MAX_LINE_BYTES`.
+/// Appends one line (without its newline) to `out`, keeping at most `MAX_LINE_BYTES` of it.
 /// Returns `None` at the end of input, else whether the line was cut.
-fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Option<bool>> {
-    line.clear();
+fn read_line(reader: &mut impl BufRead, out: &mut Vec<u8>) -> io::Result<Option<bool>> {
+    let start = out.len();
     let mut cut = false;
     let mut any = false;
     loop {
@@ -78,28 +105,28 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Option
             return Ok(any.then_some(cut));
         }
         any = true;
-        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+        let (chunk, done) = match memchr::memchr(b'\n', available) {
             Some(end) => (&available[..end], Some(end + 1)),
             None => (available, None),
         };
-        let room = MAX_LINE_BYTES.saturating_sub(line.len());
+        let room = MAX_LINE_BYTES.saturating_sub(out.len() - start);
         if chunk.len() > room {
             cut = true;
         }
-        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
         let consumed = done.unwrap_or(available.len());
         reader.consume(consumed);
         if done.is_some() {
-            if line.last() == Some(&b'\r') {
-                line.pop();
+            if out.len() > start && out.last() == Some(&b'\r') {
+                out.pop();
             }
             return Ok(Some(cut));
         }
     }
 }
 
-/// Receives what a reader decoded, piece by piece.
-pub type Sink<'s> = dyn FnMut(Decoded<'_>) -> Result<(), ImportError> + 's;
+/// Receives what a reader decoded, piece by piece, in input order.
+pub type Sink<'s> = dyn FnMut(Piece) -> Result<(), ImportError> + 's;
 
 /// Opens `path` (gzip detected by its magic bytes) and decodes it into `sink`. `progress` counts
 /// the bytes read from the file.
@@ -133,6 +160,132 @@ pub fn read_path(
     }
 }
 
+/// One line of a [`Chunk`]: its number in the input and where its bytes are.
+struct Line {
+    number: u64,
+    start: usize,
+    end: usize,
+    cut: bool,
+}
+
+/// Whole lines handed to a decoding worker.
+struct Chunk {
+    seq: u64,
+    text: Vec<u8>,
+    lines: Vec<Line>,
+}
+
+impl Chunk {
+    fn new(seq: u64) -> Chunk {
+        Chunk {
+            seq,
+            text: Vec::with_capacity(CHUNK_BYTES + (1 << 16)),
+            lines: Vec::new(),
+        }
+    }
+
+    fn reuse(mut self, seq: u64) -> Chunk {
+        self.seq = seq;
+        self.text.clear();
+        self.lines.clear();
+        self
+    }
+}
+
+/// Decodes the lines of a chunk; also returns how many were not blank.
+fn decode_chunk(name: &str, chunk: &Chunk, received_at: i64) -> (Piece, u64) {
+    let mut piece = Piece::default();
+    let mut lines = 0;
+    for line in &chunk.lines {
+        let bytes = &chunk.text[line.start..line.end];
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        lines += 1;
+        decode_line(name, line, bytes, received_at, &mut piece);
+    }
+    (piece, lines)
+}
+
+fn decode_line(name: &str, line: &Line, bytes: &[u8], received_at: i64, piece: &mut Piece) {
+    let number = line.number;
+    let location = || format!("{name}:{number}");
+    if line.cut {
+        let kept =
+            String::from_utf8_lossy(&bytes[..KEPT_PREFIX_BYTES.min(bytes.len())]).into_owned();
+        let reason = format!("line is longer than {MAX_LINE_BYTES} bytes");
+        piece
+            .quarantined
+            .push(quarantined(location(), reason, kept, received_at));
+        return;
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        let raw = String::from_utf8_lossy(bytes).into_owned();
+        let reason = "line is not valid UTF-8".to_string();
+        piece
+            .quarantined
+            .push(quarantined(location(), reason, raw, received_at));
+        return;
+    };
+    let mut decoded = Decoded::default();
+    if text.contains("\"EventList\"") {
+        match parse_body(bytes) {
+            Ok(Contents::List(items)) => {
+                for (index, item) in items.into_iter().enumerate() {
+                    decoded.push(item.get(), SOURCE_FILE, received_at, || {
+                        format!("{name}:{number} item {index}")
+                    });
+                }
+            }
+            Ok(Contents::Single(raw)) => decoded.push(raw, SOURCE_FILE, received_at, location),
+            Err(error) => {
+                let row = quarantined(location(), error.to_string(), text.to_string(), received_at);
+                piece.quarantined.push(row);
+                return;
+            }
+        }
+    } else {
+        decoded.push(text, SOURCE_FILE, received_at, location);
+    }
+    piece.take(decoded);
+}
+
+/// Decoded chunks, handed to the sink in input order.
+#[derive(Default)]
+struct InOrder {
+    next: u64,
+    waiting: BTreeMap<u64, (Piece, u64)>,
+    summary: InputSummary,
+    /// Chunks already decoded, whose buffers are used again.
+    spare: Vec<Chunk>,
+}
+
+/// A chunk's sequence number, what it held, its count of lines, and the chunk to reuse.
+type DecodedChunk = (u64, Piece, u64, Chunk);
+
+impl InOrder {
+    /// Waits for one decoded chunk, then hands on every chunk now in order.
+    fn receive(
+        &mut self,
+        name: &str,
+        done: &mpsc::Receiver<DecodedChunk>,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), ImportError> {
+        let (seq, piece, lines, chunk) = done.recv().map_err(|_| ImportError::Read {
+            path: name.to_string(),
+            source: io::Error::other("the decoding workers stopped"),
+        })?;
+        self.waiting.insert(seq, (piece, lines));
+        self.spare.push(chunk);
+        while let Some((piece, lines)) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            self.summary.lines += lines;
+            give(sink, &mut self.summary, piece)?;
+        }
+        Ok(())
+    }
+}
+
 /// Decodes JSON Lines (`Event` or `EventList` per line) or one JSON document from `reader` into
 /// `sink`; `name` locates quarantined lines (`NAME:LINE`).
 pub fn read_reader(
@@ -145,63 +298,101 @@ pub fn read_reader(
         source,
     };
     let received_at = chrono::Utc::now().timestamp_micros();
-    let mut summary = InputSummary::default();
-    let mut line = Vec::new();
-    let mut number = 0u64;
-    while let Some(cut) = read_line(&mut reader, &mut line).map_err(read_error)? {
-        number += 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        summary.lines += 1;
-        let location = || format!("{name}:{number}");
-        if cut {
-            let kept =
-                String::from_utf8_lossy(&line[..KEPT_PREFIX_BYTES.min(line.len())]).into_owned();
-            let reason = format!("line is longer than {MAX_LINE_BYTES} bytes");
-            give(sink, &mut summary, quarantined(location(), reason, kept))?;
-            continue;
-        }
-        if number == 1 && serde_json::from_slice::<serde::de::IgnoredAny>(&line).is_err() {
-            // Not one value per line: a pretty-printed document.
-            return read_document(name, line, reader, summary, sink);
-        }
-        let Ok(text) = std::str::from_utf8(&line) else {
-            let raw = String::from_utf8_lossy(&line).into_owned();
-            let reason = "line is not valid UTF-8".to_string();
-            give(sink, &mut summary, quarantined(location(), reason, raw))?;
-            continue;
-        };
-        let mut decoded = Decoded::default();
-        if text.contains("\"EventList\"") {
-            match parse_body(text.as_bytes()) {
-                Ok(Contents::List(items)) => {
-                    for (index, item) in items.into_iter().enumerate() {
-                        decoded.push(item.get(), SOURCE_FILE, received_at, || {
-                            format!("{name}:{number} item {index}")
-                        });
-                    }
-                }
-                Ok(Contents::Single(raw)) => decoded.push(raw, SOURCE_FILE, received_at, location),
-                Err(error) => {
-                    let piece = quarantined(location(), error.to_string(), text.to_string());
-                    give(sink, &mut summary, piece)?;
+    let mut chunk = Chunk::new(0);
+    let Some(cut) = read_line(&mut reader, &mut chunk.text).map_err(read_error)? else {
+        return Ok(InputSummary::default());
+    };
+    let first = &chunk.text;
+    let blank = first.iter().all(u8::is_ascii_whitespace);
+    if !cut && !blank && serde_json::from_slice::<serde::de::IgnoredAny>(first).is_err() {
+        // Not one value per line: a pretty-printed document.
+        return read_document(name, chunk.text, reader, sink);
+    }
+    chunk.lines.push(Line {
+        number: 1,
+        start: 0,
+        end: chunk.text.len(),
+        cut,
+    });
+
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ahead = (workers * CHUNKS_AHEAD_PER_WORKER) as u64;
+    let stop = AtomicBool::new(false);
+    let (work_tx, work_rx) = mpsc::channel::<Chunk>();
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, done_rx) = mpsc::channel::<DecodedChunk>();
+    let mut order = InOrder::default();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (done_tx, work_rx, stop) = (done_tx.clone(), &work_rx, &stop);
+            scope.spawn(move || loop {
+                let next = match work_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok(chunk) = next else { return };
+                if stop.load(Ordering::Relaxed) {
                     continue;
                 }
-            }
-        } else {
-            decoded.push(text, SOURCE_FILE, received_at, location);
+                let (piece, lines) = decode_chunk(name, &chunk, received_at);
+                if done_tx.send((chunk.seq, piece, lines, chunk)).is_err() {
+                    return;
+                }
+            });
         }
-        give(sink, &mut summary, decoded)?;
-    }
-    Ok(summary)
+        drop(done_tx);
+        // The work channel closes when this returns, early or not, so the workers end.
+        let result = (move || {
+            let mut sent = 0u64;
+            let mut number = 1u64;
+            loop {
+                let start = chunk.text.len();
+                let Some(cut) = read_line(&mut reader, &mut chunk.text).map_err(read_error)? else {
+                    break;
+                };
+                number += 1;
+                let end = chunk.text.len();
+                chunk.lines.push(Line {
+                    number,
+                    start,
+                    end,
+                    cut,
+                });
+                if chunk.text.len() >= CHUNK_BYTES {
+                    while sent - order.next >= ahead {
+                        order.receive(name, &done_rx, sink)?;
+                    }
+                    let next = match order.spare.pop() {
+                        Some(spare) => spare.reuse(sent + 1),
+                        None => Chunk::new(sent + 1),
+                    };
+                    let full = std::mem::replace(&mut chunk, next);
+                    // The workers outlive this closure, so the channel is open.
+                    let _ = work_tx.send(full);
+                    sent += 1;
+                }
+            }
+            if !chunk.lines.is_empty() {
+                let _ = work_tx.send(chunk);
+                sent += 1;
+            }
+            drop(work_tx);
+            while order.next < sent {
+                order.receive(name, &done_rx, sink)?;
+            }
+            Ok(order.summary)
+        })();
+        if result.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        result
+    })
 }
 
 fn read_document(
     name: &str,
     first: Vec<u8>,
     reader: impl BufRead,
-    mut summary: InputSummary,
     sink: &mut Sink<'_>,
 ) -> Result<InputSummary, ImportError> {
     let mut document = first;
@@ -239,31 +430,30 @@ fn read_document(
         }
         Err(error) => return Err(not_audit(error.to_string())),
     }
-    summary.lines = document.iter().filter(|&&b| b == b'\n').count() as u64;
-    give(sink, &mut summary, decoded)?;
+    let mut summary = InputSummary {
+        lines: document.iter().filter(|&&b| b == b'\n').count() as u64,
+        ..InputSummary::default()
+    };
+    let mut piece = Piece::default();
+    piece.take(decoded);
+    give(sink, &mut summary, piece)?;
     Ok(summary)
 }
 
-fn quarantined(location: String, reason: String, raw: String) -> Decoded<'static> {
-    let mut decoded = Decoded::default();
-    decoded.quarantined.push(QuarantineRow {
+fn quarantined(location: String, reason: String, raw: String, received_at: i64) -> QuarantineRow {
+    QuarantineRow {
         source: SOURCE_FILE.to_string(),
-        received_at: chrono::Utc::now().timestamp_micros(),
+        received_at,
         location,
         reason,
         raw,
-    });
-    decoded
+    }
 }
 
-fn give(
-    sink: &mut Sink<'_>,
-    summary: &mut InputSummary,
-    decoded: Decoded<'_>,
-) -> Result<(), ImportError> {
-    summary.events += decoded.events.len() as u64;
-    summary.quarantined += decoded.quarantined.len() as u64;
-    sink(decoded)
+fn give(sink: &mut Sink<'_>, summary: &mut InputSummary, piece: Piece) -> Result<(), ImportError> {
+    summary.events += piece.events.len() as u64;
+    summary.quarantined += piece.quarantined.len() as u64;
+    sink(piece)
 }
 
 impl Importer {
@@ -280,6 +470,7 @@ impl Importer {
             limits,
             cluster: cluster.to_string(),
             stats,
+            writing: None,
         })
     }
 
@@ -290,7 +481,7 @@ impl Importer {
         path: &Path,
         progress: Arc<std::sync::atomic::AtomicU64>,
     ) -> Result<InputSummary, ImportError> {
-        read_path(path, progress, &mut |decoded| self.add(decoded))
+        read_path(path, progress, &mut |piece| self.add(piece))
     }
 
     /// Imports JSON Lines (`Event` or `EventList` per line) or one JSON document from `reader`;
@@ -300,32 +491,46 @@ impl Importer {
         name: &str,
         reader: impl BufRead,
     ) -> Result<InputSummary, ImportError> {
-        read_reader(name, reader, &mut |decoded| self.add(decoded))
+        read_reader(name, reader, &mut |piece| self.add(piece))
     }
 
-    fn add(&mut self, decoded: Decoded<'_>) -> Result<(), ImportError> {
-        self.stats.events(
-            &self.cluster,
-            decoded.events.len(),
-            decoded.quarantined.len(),
-        );
-        let rows: Vec<_> = decoded.events.into_iter().map(|(row, _)| row).collect();
-        self.buffer.add_events(&self.cluster, rows);
+    fn add(&mut self, piece: Piece) -> Result<(), ImportError> {
+        self.stats
+            .events(&self.cluster, piece.events.len(), piece.quarantined.len());
+        self.buffer.add_events(&self.cluster, piece.events);
         self.buffer
-            .add_quarantined(&self.cluster, decoded.quarantined);
+            .add_quarantined(&self.cluster, piece.quarantined);
         if self.buffer.is_due(&self.limits, std::time::Instant::now()) {
             self.flush()?;
         }
         Ok(())
     }
 
+    /// Starts writing what is buffered, once the previous flush is written.
     fn flush(&mut self) -> Result<(), ImportError> {
+        self.wait()?;
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let stem = format!("i-{}", uuid::Uuid::now_v7().simple());
-        let written = self.store.write(self.buffer.pending(), &stem, None)?;
+        let mut flush = std::mem::take(self.buffer.pending());
         self.buffer.clear();
+        let store = self.store.clone();
+        let stem = format!("i-{}", uuid::Uuid::now_v7().simple());
+        // The rows are freed on the writer's thread too.
+        self.writing = Some(std::thread::spawn(move || {
+            store.write(&mut flush, &stem, None)
+        }));
+        Ok(())
+    }
+
+    /// Waits for the flush being written.
+    fn wait(&mut self) -> Result<(), ImportError> {
+        let Some(writing) = self.writing.take() else {
+            return Ok(());
+        };
+        let written = writing
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Encode("the Parquet writer panicked".into())))?;
         Stats::add(&self.stats.flushes, 1);
         Stats::add(&self.stats.files_written, written.files);
         Stats::add(&self.stats.bytes_written, written.bytes);
@@ -334,9 +539,10 @@ impl Importer {
         Ok(())
     }
 
-    /// Writes what is buffered.
+    /// Writes what is buffered and waits until it is written.
     pub fn finish(mut self) -> Result<(), ImportError> {
-        self.flush()
+        self.flush()?;
+        self.wait()
     }
 }
 
@@ -352,10 +558,67 @@ mod tests {
         let mut line = Vec::new();
         assert_eq!(read_line(&mut reader, &mut line).unwrap(), Some(true));
         assert_eq!(line.len(), MAX_LINE_BYTES);
+        line.clear();
         assert_eq!(read_line(&mut reader, &mut line).unwrap(), Some(false));
         assert_eq!(line, b"next");
         assert_eq!(read_line(&mut reader, &mut line).unwrap(), Some(false));
-        assert_eq!(line, b"last");
+        assert_eq!(line, b"nextlast", "a line is appended");
         assert_eq!(read_line(&mut reader, &mut line).unwrap(), None);
+    }
+
+    fn lines_of(text: &str) -> (Vec<String>, Vec<String>, InputSummary) {
+        let mut ids = Vec::new();
+        let mut quarantined = Vec::new();
+        let summary = read_reader("input", io::Cursor::new(text.to_string()), &mut |piece| {
+            ids.extend(piece.events.into_iter().filter_map(|row| row.audit_id));
+            quarantined.extend(piece.quarantined.into_iter().map(|row| row.location));
+            Ok(())
+        })
+        .unwrap();
+        (ids, quarantined, summary)
+    }
+
+    #[test]
+    fn many_chunks_arrive_in_input_order_with_their_line_numbers() {
+        // Enough lines for many chunks, with a bad line in a late one.
+        let padding = "p".repeat(4000);
+        let mut text = String::new();
+        let total = 5_000;
+        for i in 0..total {
+            if i == 4_321 {
+                text.push_str("{not json\n");
+            } else {
+                text.push_str(&format!(
+                    r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"id-{i}","verb":"get","userAgent":"{padding}"}}"#
+                ));
+                text.push('\n');
+            }
+        }
+        let (ids, quarantined, summary) = lines_of(&text);
+        let expected: Vec<String> = (0..total)
+            .filter(|&i| i != 4_321)
+            .map(|i| format!("id-{i}"))
+            .collect();
+        assert_eq!(ids, expected);
+        assert_eq!(quarantined, vec!["input:4322".to_string()]);
+        assert_eq!(summary.lines, total as u64);
+        assert_eq!(summary.events, total as u64 - 1);
+        assert_eq!(summary.quarantined, 1);
+    }
+
+    #[test]
+    fn an_error_from_the_sink_stops_the_read() {
+        let line = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","verb":"get"}"#;
+        let text = format!("{line}\n").repeat(100_000);
+        let mut calls = 0;
+        let result = read_reader("input", io::Cursor::new(text), &mut |_| {
+            calls += 1;
+            Err(ImportError::Document {
+                path: "input".into(),
+                message: "stop".into(),
+            })
+        });
+        assert!(matches!(result, Err(ImportError::Document { .. })));
+        assert_eq!(calls, 1);
     }
 }

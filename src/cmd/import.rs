@@ -19,6 +19,10 @@ use serde_json::json;
 
 use super::DataDirArg;
 
+/// An import writes a file once the rows it holds come to about this many bytes. One batch is
+/// written while the next one is read, so the rows of two are in memory: about 1.2 GB at most.
+const IMPORT_FLUSH_BYTES: usize = 128 * 1024 * 1024;
+
 #[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
 pub enum SummaryFormat {
     #[default]
@@ -68,6 +72,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let stats = Arc::new(Stats::default());
     let limits = BatchLimits {
         max_age: Duration::MAX,
+        max_bytes: IMPORT_FLUSH_BYTES,
         ..BatchLimits::default()
     };
     let mut importer = Importer::new(

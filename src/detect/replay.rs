@@ -37,8 +37,8 @@ pub async fn replay(
         let mut chunk = Vec::with_capacity(CHUNK_EVENTS);
         for path in &reader_paths {
             let progress = Arc::new(AtomicU64::new(0));
-            let summary = ingest::import::read_path(path, progress, &mut |decoded| {
-                chunk.extend(decoded.events.into_iter().map(|(row, _)| row));
+            let summary = ingest::import::read_path(path, progress, &mut |piece| {
+                chunk.extend(piece.events);
                 if chunk.len() >= CHUNK_EVENTS {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_EVENTS));
                     // The receiver stops only on an error, which the caller reports.
