@@ -83,6 +83,19 @@ impl TailSource for PipelineTail {
         for mut partition in [clusters, dates, hours] {
             columns.push(Arc::new(partition.finish()) as ArrayRef);
         }
+        // The table may read some columns as other types than the rows are built with (text
+        // as `Utf8View`).
+        let columns = columns
+            .into_iter()
+            .zip(schema.fields())
+            .map(
+                |(column, field)| match column.data_type() == field.data_type() {
+                    true => Ok(column),
+                    false => datafusion::arrow::compute::cast(&column, field.data_type()),
+                },
+            )
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(arrow)?;
         datafusion::arrow::record_batch::RecordBatch::try_new(schema.clone(), columns)
             .map(Some)
             .map_err(arrow)

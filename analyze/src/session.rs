@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::config::Dialect;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -111,7 +111,7 @@ pub async fn open_session_with_tail(
     crate::functions::register(&mut ctx).map_err(QueryError::Execution)?;
     for table in &STORED_TABLES {
         let dir = create_table_dir(&data_dir.join(table.name)).await?;
-        let listing = listing_table(&ctx, &dir, (table.file_schema)())?;
+        let listing = listing_table(&ctx, &dir, read_schema((table.file_schema)()))?;
         let provider: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(
             TimePartitionedTable::new(Arc::new(listing), table.partition_time_column),
         );
@@ -190,6 +190,25 @@ fn runtime_env(options: &QueryOptions) -> Result<Arc<RuntimeEnv>, QueryError> {
         .with_object_list_cache_limit(0)
         .build_arc()
         .map_err(QueryError::Execution)
+}
+
+/// The schema the files are read with: text columns as `Utf8View`, which the Parquet reader
+/// fills without copying each value into one contiguous buffer and whose short values (verbs,
+/// resources, namespaces) compare and hash inline; aggregations over them take about 40% less
+/// time (docs/benchmarks.md). The files themselves store plain strings.
+fn read_schema(file_schema: SchemaRef) -> SchemaRef {
+    let fields: Vec<_> = file_schema
+        .fields()
+        .iter()
+        .map(|field| match field.data_type() {
+            DataType::Utf8 => Arc::new(field.as_ref().clone().with_data_type(DataType::Utf8View)),
+            _ => field.clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(
+        fields,
+        file_schema.metadata().clone(),
+    ))
 }
 
 /// Creates the table directory if needed and returns its canonical path.

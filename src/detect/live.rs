@@ -17,6 +17,7 @@ use analyze::detect::{
 };
 use analyze::{open_session, QueryOptions};
 use anyhow::Context;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
 use ingest::pipeline::{Tap, Tapped};
@@ -341,9 +342,11 @@ async fn seed_windows(engine: &mut Engine, data_dir: &Path, lists: &Lists) {
     let columns: Vec<String> = detection_schema()
         .fields()
         .iter()
-        .map(|field| match field.name().as_str() {
-            "cluster" => "arrow_cast(cluster, 'Utf8') AS cluster".to_string(),
-            name => format!("\"{name}\""),
+        // The session reads text as `Utf8View` (and `cluster` as a dictionary); windows hold
+        // the engine's own types.
+        .map(|field| match field.data_type() {
+            DataType::Utf8 => format!("arrow_cast(\"{0}\", 'Utf8') AS \"{0}\"", field.name()),
+            _ => format!("\"{}\"", field.name()),
         })
         .collect();
     let now = chrono::Utc::now();
