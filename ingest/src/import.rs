@@ -14,12 +14,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
-use schemas::{EventRow, QuarantineRow};
+use datafusion::arrow::record_batch::RecordBatch;
+use schemas::{EventBatchBuilder, EventRow, QuarantineRow};
 
-use crate::batcher::{BatchLimits, Buffer};
+use crate::batcher::BatchLimits;
 use crate::decode::{parse_body, Contents, Decoded};
 use crate::stats::Stats;
-use crate::store::{FileOptions, FlushStats, Store, StoreError};
+use crate::store::{ColumnarFlush, FileOptions, FlushStats, PartitionKey, Store, StoreError};
 
 /// `source` of imported events.
 pub const SOURCE_FILE: &str = "file";
@@ -71,12 +72,53 @@ impl Piece {
 /// Imports inputs into the store of one data directory.
 pub struct Importer {
     store: Store,
-    buffer: Buffer,
+    buffer: ColumnarFlush,
+    /// Rows and bytes of Arrow data in `buffer`.
+    buffered: (usize, usize),
     limits: BatchLimits,
     cluster: String,
     stats: Arc<Stats>,
     /// The flush being written while the next one fills.
     writing: Option<JoinHandle<Result<FlushStats, StoreError>>>,
+}
+
+/// A piece as the importer buffers it: events as Arrow batches by partition (built on the
+/// decoding worker), quarantined inputs as they are.
+struct Columnar {
+    events: Vec<(PartitionKey, RecordBatch)>,
+    quarantined: Vec<QuarantineRow>,
+}
+
+const MICROS_PER_HOUR: i64 = 3_600_000_000;
+
+/// Builds one Arrow batch per partition (hour) of the piece's events, in their order.
+fn columnar(cluster: &str, piece: Piece) -> Result<Columnar, StoreError> {
+    let mut hours: Vec<(i64, Vec<usize>)> = Vec::new();
+    for (index, row) in piece.events.iter().enumerate() {
+        let hour = row.partition_time().div_euclid(MICROS_PER_HOUR);
+        match hours.iter_mut().find(|(h, _)| *h == hour) {
+            Some((_, rows)) => rows.push(index),
+            None => hours.push((hour, vec![index])),
+        }
+    }
+    let mut events = Vec::with_capacity(hours.len());
+    let mut builder = EventBatchBuilder::new();
+    for (_, rows) in hours {
+        let key = PartitionKey::new(cluster, piece.events[rows[0]].partition_time());
+        for index in rows {
+            builder
+                .push(&piece.events[index])
+                .map_err(|e| StoreError::Encode(e.to_string()))?;
+        }
+        let batch = builder
+            .finish()
+            .map_err(|e| StoreError::Encode(e.to_string()))?;
+        events.push((key, batch));
+    }
+    Ok(Columnar {
+        events,
+        quarantined: piece.quarantined,
+    })
 }
 
 /// Counts bytes read, for progress.
@@ -126,7 +168,11 @@ fn read_line(reader: &mut impl BufRead, out: &mut Vec<u8>) -> io::Result<Option<
 }
 
 /// Receives what a reader decoded, piece by piece, in input order.
-pub type Sink<'s> = dyn FnMut(Piece) -> Result<(), ImportError> + 's;
+pub type Sink<'s, T = Piece> = dyn FnMut(T) -> Result<(), ImportError> + 's;
+
+/// What the decoding workers do with each piece before it is handed on (in parallel, unlike
+/// the sink).
+pub type Prepare<'p, T> = dyn Fn(Piece) -> T + Sync + 'p;
 
 /// Opens `path` (gzip detected by its magic bytes) and decodes it into `sink`. `progress` counts
 /// the bytes read from the file.
@@ -134,6 +180,16 @@ pub fn read_path(
     path: &Path,
     progress: Arc<std::sync::atomic::AtomicU64>,
     sink: &mut Sink<'_>,
+) -> Result<InputSummary, ImportError> {
+    read_path_prepared(path, progress, &|piece| piece, sink)
+}
+
+/// [`read_path`], each piece turned by `prepare` on the worker that decoded it.
+pub fn read_path_prepared<T: Send>(
+    path: &Path,
+    progress: Arc<std::sync::atomic::AtomicU64>,
+    prepare: &Prepare<'_, T>,
+    sink: &mut Sink<'_, T>,
 ) -> Result<InputSummary, ImportError> {
     let shown = path.display().to_string();
     let read_error = |source| ImportError::Read {
@@ -154,9 +210,10 @@ pub fn read_path(
         .starts_with(&[0x1f, 0x8b]);
     if gzip {
         let decoder = flate2::bufread::MultiGzDecoder::new(reader);
-        read_reader(&shown, BufReader::with_capacity(1 << 20, decoder), sink)
+        let reader = BufReader::with_capacity(1 << 20, decoder);
+        read_reader_prepared(&shown, reader, prepare, sink)
     } else {
-        read_reader(&shown, reader, sink)
+        read_reader_prepared(&shown, reader, prepare, sink)
     }
 }
 
@@ -251,38 +308,62 @@ fn decode_line(name: &str, line: &Line, bytes: &[u8], received_at: i64, piece: &
 }
 
 /// Decoded chunks, handed to the sink in input order.
-#[derive(Default)]
-struct InOrder {
+struct InOrder<T> {
     next: u64,
-    waiting: BTreeMap<u64, (Piece, u64)>,
+    waiting: BTreeMap<u64, (T, InputSummary)>,
     summary: InputSummary,
     /// Chunks already decoded, whose buffers are used again.
     spare: Vec<Chunk>,
 }
 
-/// A chunk's sequence number, what it held, its count of lines, and the chunk to reuse.
-type DecodedChunk = (u64, Piece, u64, Chunk);
+/// A chunk's sequence number, what it became, its counts, and the chunk to reuse.
+type DecodedChunk<T> = (u64, T, InputSummary, Chunk);
 
-impl InOrder {
+impl<T> InOrder<T> {
+    fn new() -> Self {
+        InOrder {
+            next: 0,
+            waiting: BTreeMap::new(),
+            summary: InputSummary::default(),
+            spare: Vec::new(),
+        }
+    }
+
     /// Waits for one decoded chunk, then hands on every chunk now in order.
     fn receive(
         &mut self,
         name: &str,
-        done: &mpsc::Receiver<DecodedChunk>,
-        sink: &mut Sink<'_>,
+        done: &mpsc::Receiver<DecodedChunk<T>>,
+        sink: &mut Sink<'_, T>,
     ) -> Result<(), ImportError> {
-        let (seq, piece, lines, chunk) = done.recv().map_err(|_| ImportError::Read {
+        let (seq, prepared, counts, chunk) = done.recv().map_err(|_| ImportError::Read {
             path: name.to_string(),
             source: io::Error::other("the decoding workers stopped"),
         })?;
-        self.waiting.insert(seq, (piece, lines));
+        self.waiting.insert(seq, (prepared, counts));
         self.spare.push(chunk);
-        while let Some((piece, lines)) = self.waiting.remove(&self.next) {
+        while let Some((prepared, counts)) = self.waiting.remove(&self.next) {
             self.next += 1;
-            self.summary.lines += lines;
-            give(sink, &mut self.summary, piece)?;
+            self.summary.add(counts);
+            sink(prepared)?;
         }
         Ok(())
+    }
+}
+
+impl InputSummary {
+    fn add(&mut self, other: InputSummary) {
+        self.lines += other.lines;
+        self.events += other.events;
+        self.quarantined += other.quarantined;
+    }
+
+    fn of(piece: &Piece, lines: u64) -> InputSummary {
+        InputSummary {
+            lines,
+            events: piece.events.len() as u64,
+            quarantined: piece.quarantined.len() as u64,
+        }
     }
 }
 
@@ -290,8 +371,18 @@ impl InOrder {
 /// `sink`; `name` locates quarantined lines (`NAME:LINE`).
 pub fn read_reader(
     name: &str,
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     sink: &mut Sink<'_>,
+) -> Result<InputSummary, ImportError> {
+    read_reader_prepared(name, reader, &|piece| piece, sink)
+}
+
+/// [`read_reader`], each piece turned by `prepare` on the worker that decoded it.
+pub fn read_reader_prepared<T: Send>(
+    name: &str,
+    mut reader: impl BufRead,
+    prepare: &Prepare<'_, T>,
+    sink: &mut Sink<'_, T>,
 ) -> Result<InputSummary, ImportError> {
     let read_error = |source| ImportError::Read {
         path: name.to_string(),
@@ -306,7 +397,7 @@ pub fn read_reader(
     let blank = first.iter().all(u8::is_ascii_whitespace);
     if !cut && !blank && serde_json::from_slice::<serde::de::IgnoredAny>(first).is_err() {
         // Not one value per line: a pretty-printed document.
-        return read_document(name, chunk.text, reader, sink);
+        return read_document(name, chunk.text, reader, prepare, sink);
     }
     chunk.lines.push(Line {
         number: 1,
@@ -320,8 +411,8 @@ pub fn read_reader(
     let stop = AtomicBool::new(false);
     let (work_tx, work_rx) = mpsc::channel::<Chunk>();
     let work_rx = Mutex::new(work_rx);
-    let (done_tx, done_rx) = mpsc::channel::<DecodedChunk>();
-    let mut order = InOrder::default();
+    let (done_tx, done_rx) = mpsc::channel::<DecodedChunk<T>>();
+    let mut order = InOrder::new();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let (done_tx, work_rx, stop) = (done_tx.clone(), &work_rx, &stop);
@@ -335,7 +426,11 @@ pub fn read_reader(
                     continue;
                 }
                 let (piece, lines) = decode_chunk(name, &chunk, received_at);
-                if done_tx.send((chunk.seq, piece, lines, chunk)).is_err() {
+                let counts = InputSummary::of(&piece, lines);
+                if done_tx
+                    .send((chunk.seq, prepare(piece), counts, chunk))
+                    .is_err()
+                {
                     return;
                 }
             });
@@ -389,11 +484,12 @@ pub fn read_reader(
     })
 }
 
-fn read_document(
+fn read_document<T>(
     name: &str,
     first: Vec<u8>,
     reader: impl BufRead,
-    sink: &mut Sink<'_>,
+    prepare: &Prepare<'_, T>,
+    sink: &mut Sink<'_, T>,
 ) -> Result<InputSummary, ImportError> {
     let mut document = first;
     document.push(b'\n');
@@ -430,13 +526,11 @@ fn read_document(
         }
         Err(error) => return Err(not_audit(error.to_string())),
     }
-    let mut summary = InputSummary {
-        lines: document.iter().filter(|&&b| b == b'\n').count() as u64,
-        ..InputSummary::default()
-    };
     let mut piece = Piece::default();
     piece.take(decoded);
-    give(sink, &mut summary, piece)?;
+    let lines = document.iter().filter(|&&b| b == b'\n').count() as u64;
+    let summary = InputSummary::of(&piece, lines);
+    sink(prepare(piece))?;
     Ok(summary)
 }
 
@@ -450,12 +544,6 @@ fn quarantined(location: String, reason: String, raw: String, received_at: i64) 
     }
 }
 
-fn give(sink: &mut Sink<'_>, summary: &mut InputSummary, piece: Piece) -> Result<(), ImportError> {
-    summary.events += piece.events.len() as u64;
-    summary.quarantined += piece.quarantined.len() as u64;
-    sink(piece)
-}
-
 impl Importer {
     pub fn new(
         data_dir: &Path,
@@ -466,7 +554,8 @@ impl Importer {
     ) -> Result<Self, ImportError> {
         Ok(Importer {
             store: Store::open(data_dir, options)?,
-            buffer: Buffer::default(),
+            buffer: ColumnarFlush::default(),
+            buffered: (0, 0),
             limits,
             cluster: cluster.to_string(),
             stats,
@@ -481,7 +570,13 @@ impl Importer {
         path: &Path,
         progress: Arc<std::sync::atomic::AtomicU64>,
     ) -> Result<InputSummary, ImportError> {
-        read_path(path, progress, &mut |piece| self.add(piece))
+        let cluster = self.cluster.clone();
+        read_path_prepared(
+            path,
+            progress,
+            &|piece| columnar(&cluster, piece),
+            &mut |c| self.add(c?),
+        )
     }
 
     /// Imports JSON Lines (`Event` or `EventList` per line) or one JSON document from `reader`;
@@ -491,16 +586,29 @@ impl Importer {
         name: &str,
         reader: impl BufRead,
     ) -> Result<InputSummary, ImportError> {
-        read_reader(name, reader, &mut |piece| self.add(piece))
+        let cluster = self.cluster.clone();
+        read_reader_prepared(name, reader, &|piece| columnar(&cluster, piece), &mut |c| {
+            self.add(c?)
+        })
     }
 
-    fn add(&mut self, piece: Piece) -> Result<(), ImportError> {
+    fn add(&mut self, piece: Columnar) -> Result<(), ImportError> {
+        let events: usize = piece.events.iter().map(|(_, b)| b.num_rows()).sum();
         self.stats
-            .events(&self.cluster, piece.events.len(), piece.quarantined.len());
-        self.buffer.add_events(&self.cluster, piece.events);
-        self.buffer
-            .add_quarantined(&self.cluster, piece.quarantined);
-        if self.buffer.is_due(&self.limits, std::time::Instant::now()) {
+            .events(&self.cluster, events, piece.quarantined.len());
+        let (rows, bytes) = &mut self.buffered;
+        for (key, batch) in piece.events {
+            *rows += batch.num_rows();
+            *bytes += batch.get_array_memory_size();
+            self.buffer.events.entry(key).or_default().push(batch);
+        }
+        for row in piece.quarantined {
+            *rows += 1;
+            *bytes += row.raw.len() + row.reason.len() + 64;
+            let key = PartitionKey::new(&self.cluster, row.received_at);
+            self.buffer.quarantine.entry(key).or_default().push(row);
+        }
+        if *rows >= self.limits.max_rows || *bytes >= self.limits.max_bytes {
             self.flush()?;
         }
         Ok(())
@@ -509,16 +617,15 @@ impl Importer {
     /// Starts writing what is buffered, once the previous flush is written.
     fn flush(&mut self) -> Result<(), ImportError> {
         self.wait()?;
-        if self.buffer.is_empty() {
+        if self.buffered.0 == 0 {
             return Ok(());
         }
-        let mut flush = std::mem::take(self.buffer.pending());
-        self.buffer.clear();
+        let flush = std::mem::take(&mut self.buffer);
+        self.buffered = (0, 0);
         let store = self.store.clone();
         let stem = format!("i-{}", uuid::Uuid::now_v7().simple());
-        // The rows are freed on the writer's thread too.
         self.writing = Some(std::thread::spawn(move || {
-            store.write(&mut flush, &stem, None)
+            store.write_columnar(&flush, &stem)
         }));
         Ok(())
     }

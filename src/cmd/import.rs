@@ -19,9 +19,9 @@ use serde_json::json;
 
 use super::DataDirArg;
 
-/// An import writes a file once the rows it holds come to about this many bytes. One batch is
-/// written while the next one is read, so the rows of two are in memory: about 1.2 GB at most.
-const IMPORT_FLUSH_BYTES: usize = 128 * 1024 * 1024;
+/// An import writes a file once the Arrow data it holds comes to this many bytes. One buffer is
+/// written (concatenated and sorted: up to three copies) while the next one fills.
+const IMPORT_FLUSH_BYTES: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
 pub enum SummaryFormat {

@@ -16,6 +16,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use datafusion::arrow::record_batch::RecordBatch;
 use schemas::time::partition_of;
 use schemas::{EventRow, QuarantineRow};
 use serde::{Deserialize, Serialize};
@@ -294,6 +295,48 @@ impl Store {
             write_state(&self.checkpoint_path(), &state)?;
             let intent = self.intent_path();
             fs::remove_file(&intent).map_err(io_error(&intent))?;
+        }
+        Ok(stats)
+    }
+}
+
+/// Rows to write in one flush as Arrow batches, by partition (`auditlens import`, which builds
+/// the batches on its decoding workers).
+#[derive(Debug, Default)]
+pub struct ColumnarFlush {
+    pub events: BTreeMap<PartitionKey, Vec<RecordBatch>>,
+    pub quarantine: BTreeMap<PartitionKey, Vec<QuarantineRow>>,
+}
+
+impl Store {
+    /// Writes every partition of `flush` as one file named `STEM.parquet`, events sorted by
+    /// `stage_at`. Without the WAL protocol: the input is the durable copy.
+    pub fn write_columnar(
+        &self,
+        flush: &ColumnarFlush,
+        stem: &str,
+    ) -> Result<FlushStats, StoreError> {
+        let name = format!("{stem}.parquet");
+        let mut stats = FlushStats::default();
+        let mut written = Vec::new();
+        for (key, batches) in &flush.events {
+            let path = key.dir(&self.events).join(&name);
+            fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(io_error(&path))?;
+            stats.bytes += parquet::write_event_batches(&path, batches, &self.options)?;
+            stats.events += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+            stats.files += 1;
+            written.push(path);
+        }
+        for (key, rows) in &flush.quarantine {
+            let path = key.dir(&self.quarantine).join(&name);
+            fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(io_error(&path))?;
+            stats.bytes += parquet::write_quarantine(&path, rows, &self.options)?;
+            stats.quarantined += rows.len() as u64;
+            stats.files += 1;
+            written.push(path);
+        }
+        for path in &written {
+            sync_parent(path)?;
         }
         Ok(stats)
     }

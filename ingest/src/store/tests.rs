@@ -143,3 +143,60 @@ fn a_finished_flush_whose_intent_remained_is_kept() {
     assert_eq!(store.recover().unwrap(), 5);
     assert!(planned[0].exists());
 }
+
+#[test]
+fn columnar_flushes_are_sorted_by_stage_at_keeping_the_order_of_equal_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        dir.path(),
+        FileOptions {
+            row_group_rows: 2,
+            zstd_level: 3,
+        },
+    )
+    .unwrap();
+    let batch = |rows: Vec<EventRow>| {
+        let mut builder = schemas::EventBatchBuilder::new();
+        for row in &rows {
+            builder.push(row).unwrap();
+        }
+        builder.finish().unwrap()
+    };
+    let key = PartitionKey::new("prod", 0);
+    let mut flush = ColumnarFlush::default();
+    flush.events.insert(
+        key.clone(),
+        vec![
+            batch(vec![row("c", Some(30)), row("b1", Some(20))]),
+            batch(vec![row("n", None), row("b2", Some(20)), row("a", Some(10))]),
+        ],
+    );
+    flush.quarantine.insert(
+        key,
+        vec![QuarantineRow {
+            source: "file".into(),
+            received_at: 0,
+            location: "input:3".into(),
+            reason: "event is not valid JSON".into(),
+            raw: "{".into(),
+        }],
+    );
+    let stats = store.write_columnar(&flush, "i-1").unwrap();
+    assert_eq!((stats.events, stats.quarantined, stats.files), (5, 1, 2));
+    let file = dir
+        .path()
+        .join("events/cluster=prod/date=1970-01-01/hour=00/i-1.parquet");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&file).unwrap()).unwrap();
+    assert_eq!(reader.metadata().num_row_groups(), 3);
+    let mut ids = Vec::new();
+    for batch in reader.build().unwrap() {
+        let batch = batch.unwrap();
+        let column = batch.column_by_name("audit_id").unwrap().as_string::<i32>();
+        ids.extend(column.iter().map(|id| id.unwrap().to_string()));
+    }
+    assert_eq!(ids, ["n", "a", "b1", "b2", "c"]);
+    assert!(dir
+        .path()
+        .join("quarantine/cluster=prod/date=1970-01-01/hour=00/i-1.parquet")
+        .exists());
+}
