@@ -168,7 +168,11 @@ fn columnar_flushes_are_sorted_by_stage_at_keeping_the_order_of_equal_times() {
         key.clone(),
         vec![
             batch(vec![row("c", Some(30)), row("b1", Some(20))]),
-            batch(vec![row("n", None), row("b2", Some(20)), row("a", Some(10))]),
+            batch(vec![
+                row("n", None),
+                row("b2", Some(20)),
+                row("a", Some(10)),
+            ]),
         ],
     );
     flush.quarantine.insert(
