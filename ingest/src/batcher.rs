@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use schemas::QuarantineRow;
 
-use crate::store::{Flush, PartitionKey, RowRef, SharedRows};
+use crate::store::{hour_of, Flush, PartitionKey, RowRef, SharedRows};
 
 /// Flush once this many rows are buffered.
 pub const DEFAULT_MAX_ROWS: usize = 1_000_000;
@@ -13,8 +13,6 @@ pub const DEFAULT_MAX_ROWS: usize = 1_000_000;
 pub const DEFAULT_MAX_BYTES: usize = 256 * 1024 * 1024;
 /// Flush once the oldest buffered row waited this long.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30);
-
-const MICROS_PER_HOUR: i64 = 3_600_000_000;
 
 /// When a buffer must be flushed.
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +52,7 @@ impl Buffer {
         for (index, row) in rows.iter().enumerate() {
             self.bytes += row.approx_bytes();
             let time = row.partition_time();
-            let hour = time.div_euclid(MICROS_PER_HOUR);
+            let hour = hour_of(time);
             let partition = match current.take() {
                 Some((same, partition)) if same == hour => partition,
                 _ => self
@@ -73,7 +71,7 @@ impl Buffer {
     pub fn add_quarantined(&mut self, cluster: &str, rows: Vec<QuarantineRow>) {
         self.touch(rows.len());
         for row in rows {
-            self.bytes += row.raw.len() + row.reason.len() + 64;
+            self.bytes += row.approx_bytes();
             let key = PartitionKey::new(cluster, row.received_at);
             self.flush.quarantine.entry(key).or_default().push(row);
         }

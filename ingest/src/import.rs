@@ -20,7 +20,9 @@ use schemas::{EventBatchBuilder, EventRow, QuarantineRow};
 use crate::batcher::BatchLimits;
 use crate::decode::{parse_body, Contents, Decoded};
 use crate::stats::Stats;
-use crate::store::{ColumnarFlush, FileOptions, FlushStats, PartitionKey, Store, StoreError};
+use crate::store::{
+    hour_of, ColumnarFlush, FileOptions, FlushStats, PartitionKey, Store, StoreError,
+};
 
 /// `source` of imported events.
 pub const SOURCE_FILE: &str = "file";
@@ -89,13 +91,11 @@ struct Columnar {
     quarantined: Vec<QuarantineRow>,
 }
 
-const MICROS_PER_HOUR: i64 = 3_600_000_000;
-
 /// Builds one Arrow batch per partition (hour) of the piece's events, in their order.
 fn columnar(cluster: &str, piece: Piece) -> Result<Columnar, StoreError> {
     let mut hours: Vec<(i64, Vec<usize>)> = Vec::new();
     for (index, row) in piece.events.iter().enumerate() {
-        let hour = row.partition_time().div_euclid(MICROS_PER_HOUR);
+        let hour = hour_of(row.partition_time());
         match hours.iter_mut().find(|(h, _)| *h == hour) {
             Some((_, rows)) => rows.push(index),
             None => hours.push((hour, vec![index])),
@@ -604,7 +604,7 @@ impl Importer {
         }
         for row in piece.quarantined {
             *rows += 1;
-            *bytes += row.raw.len() + row.reason.len() + 64;
+            *bytes += row.approx_bytes();
             let key = PartitionKey::new(&self.cluster, row.received_at);
             self.buffer.quarantine.entry(key).or_default().push(row);
         }

@@ -113,3 +113,10 @@ pub struct QuarantineRow {
     /// The input as it arrived (lossily decoded where it was not UTF-8).
     pub raw: String,
 }
+
+impl QuarantineRow {
+    /// A rough count of the bytes this row holds, for batch size limits.
+    pub fn approx_bytes(&self) -> usize {
+        self.raw.len() + self.reason.len() + 64
+    }
+}

@@ -43,6 +43,11 @@ pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_
     }
 }
 
+/// The hour (since the epoch, UTC) of a time in µs: rows of one hour share a partition.
+pub(crate) fn hour_of(micros: i64) -> i64 {
+    micros.div_euclid(3_600_000_000)
+}
+
 /// `cluster=…/date=…/hour=…`: the directory of a row.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PartitionKey {
@@ -161,6 +166,10 @@ pub(crate) fn write_state(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     sync_parent(path)
 }
 
+fn create_parent(path: &Path) -> Result<(), StoreError> {
+    fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(io_error(path))
+}
+
 pub(crate) fn sync_parent(path: &Path) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::File::open(dir)
@@ -272,7 +281,7 @@ impl Store {
         for rows in flush.events.values_mut() {
             // planned_files lists one path per partition, in this order.
             let path = paths.next().expect("one planned file per events partition");
-            fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(io_error(path))?;
+            create_parent(path)?;
             stats.bytes += parquet::write_events(path, rows, &self.options)?;
             stats.events += rows.len() as u64;
             stats.files += 1;
@@ -281,7 +290,7 @@ impl Store {
             let path = paths
                 .next()
                 .expect("one planned file per quarantine partition");
-            fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(io_error(path))?;
+            create_parent(path)?;
             stats.bytes += parquet::write_quarantine(path, rows, &self.options)?;
             stats.quarantined += rows.len() as u64;
             stats.files += 1;
@@ -321,7 +330,7 @@ impl Store {
         let mut written = Vec::new();
         for (key, batches) in &flush.events {
             let path = key.dir(&self.events).join(&name);
-            fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(io_error(&path))?;
+            create_parent(&path)?;
             stats.bytes += parquet::write_event_batches(&path, batches, &self.options)?;
             stats.events += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
             stats.files += 1;
@@ -329,7 +338,7 @@ impl Store {
         }
         for (key, rows) in &flush.quarantine {
             let path = key.dir(&self.quarantine).join(&name);
-            fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(io_error(&path))?;
+            create_parent(&path)?;
             stats.bytes += parquet::write_quarantine(&path, rows, &self.options)?;
             stats.quarantined += rows.len() as u64;
             stats.files += 1;

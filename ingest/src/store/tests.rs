@@ -24,6 +24,14 @@ fn flush_of(rows: Vec<EventRow>) -> Flush {
     flush
 }
 
+fn store_with_row_groups_of_two(dir: &Path) -> Store {
+    let options = FileOptions {
+        row_group_rows: 2,
+        zstd_level: 3,
+    };
+    Store::open(dir, options).unwrap()
+}
+
 fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -44,14 +52,7 @@ fn parquet_files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn files_land_in_hive_partitions_sorted_by_stage_at() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
-        FileOptions {
-            row_group_rows: 2,
-            zstd_level: 3,
-        },
-    )
-    .unwrap();
+    let store = store_with_row_groups_of_two(dir.path());
     let hour = 3_600_000_000;
     let mut flush = flush_of(vec![
         row("c", Some(30)),
@@ -147,14 +148,7 @@ fn a_finished_flush_whose_intent_remained_is_kept() {
 #[test]
 fn columnar_flushes_are_sorted_by_stage_at_keeping_the_order_of_equal_times() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
-        FileOptions {
-            row_group_rows: 2,
-            zstd_level: 3,
-        },
-    )
-    .unwrap();
+    let store = store_with_row_groups_of_two(dir.path());
     let batch = |rows: Vec<EventRow>| {
         let mut builder = schemas::EventBatchBuilder::new();
         for row in &rows {
