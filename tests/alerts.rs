@@ -13,6 +13,7 @@ use common::{exec_event, free_port, http, query, rules_dir, wait_for, Server};
 
 /// An HTTP receiver that records alert bodies and answers `status`.
 struct Receiver {
+    addr: SocketAddr,
     received: Arc<Mutex<Vec<serde_json::Value>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -31,10 +32,15 @@ async fn receiver(addr: SocketAddr, status: StatusCode) -> Receiver {
         }),
     );
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
-    Receiver { received, task }
+    Receiver {
+        addr,
+        received,
+        task,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,9 +125,9 @@ async fn a_receiver_that_refuses_an_alert_gets_it_dead_lettered() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     let rules = rules_dir(root.path());
-    let webhook_addr = free_port();
-    let refusing = receiver(webhook_addr, StatusCode::BAD_REQUEST).await;
-    let webhook = format!("http://{webhook_addr}/alerts");
+    // Bound at once: a port picked first could be taken by the time it is bound.
+    let refusing = receiver(([127, 0, 0, 1], 0).into(), StatusCode::BAD_REQUEST).await;
+    let webhook = format!("http://{}/alerts", refusing.addr);
     let server = Server::start(&data, &["--rules", &rules, "--alerts-webhook", &webhook]);
     let response = http()
         .post(server.url("/v1/audit"))

@@ -13,18 +13,18 @@ fn event(id: &str, at: i64, user: &str, verb: &str, resource: &str, code: i32) -
     EventRow {
         source: "webhook".into(),
         received_at: at,
-        audit_id: Some(id.into()),
+        audit_id: Some(id.to_string().into()),
         stage: Some("ResponseComplete".into()),
-        verb: Some(verb.into()),
+        verb: Some(verb.to_string().into()),
         source_ips: Some(vec!["203.0.113.7".into()]),
         user: Some(UserInfo {
-            name: Some(user.into()),
+            name: Some(user.to_string().into()),
             ..UserInfo::default()
         }),
         object: Some(ObjectRef {
-            resource: Some(resource.into()),
+            resource: Some(resource.to_string().into()),
             namespace: Some("default".into()),
-            name: Some(format!("obj-{id}")),
+            name: Some(format!("obj-{id}").into()),
             ..ObjectRef::default()
         }),
         response: Some(ResponseStatus {
@@ -343,7 +343,7 @@ async fn windows_keep_only_the_columns_their_rule_reads() {
     );
     let rows: Vec<EventRow> = (0..4)
         .map(|i| EventRow {
-            request_object: Some(body.clone()),
+            request_object: Some(body.clone().into()),
             ..event(
                 &format!("p{i}"),
                 T0 + i * MINUTE,

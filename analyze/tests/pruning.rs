@@ -244,7 +244,7 @@ async fn pruned_results_equal_unpruned_results_at_the_edges() {
         let mut expected: Vec<String> = events
             .iter()
             .filter(|(_, row)| row.stage_at.is_some_and(&matches))
-            .filter_map(|(_, row)| row.audit_id.clone())
+            .filter_map(|(_, row)| row.audit_id.as_deref().map(String::from))
             .collect();
         expected.sort();
         assert_eq!(pruned, expected, "{predicate}");

@@ -138,7 +138,7 @@ mod tests {
     fn rows(n: usize, stage_at: i64) -> Vec<EventRow> {
         (0..n)
             .map(|i| EventRow {
-                audit_id: Some(format!("id-{i}")),
+                audit_id: Some(format!("id-{i}").into()),
                 stage_at: Some(stage_at),
                 ..EventRow::default()
             })

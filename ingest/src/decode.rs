@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use schemas::time::{format_micros, parse_micros, parse_microtime_exact};
-use schemas::{EventRow, ObjectRef, QuarantineRow, ResponseStatus, UserInfo};
+use schemas::{Event, EventRow, Object, QuarantineRow, Response, Text, User};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -209,14 +209,27 @@ impl fmt::Display for Dotted<'_> {
     }
 }
 
-fn string(path: impl fmt::Display, raw: &RawValue) -> Result<String, Invalid> {
-    serde_json::from_str::<String>(raw.get())
+/// The string `raw` holds, borrowed when it has no escapes. `raw` was validated when the
+/// enclosing object was read (control characters included), so a quoted value without a
+/// backslash is its own text.
+fn string<'a>(path: impl fmt::Display, raw: &'a RawValue) -> Result<Text<'a>, Invalid> {
+    let text = raw.get();
+    let bytes = text.as_bytes();
+    if bytes.len() >= 2 && bytes[0] == b'"' && memchr::memchr(b'\\', bytes).is_none() {
+        return Ok(Cow::Borrowed(&text[1..text.len() - 1]));
+    }
+    serde_json::from_str::<String>(text)
+        .map(Cow::Owned)
         .map_err(|_| format!("field `{path}`: expected a string"))
 }
 
-fn string_list(path: impl fmt::Display, raw: &RawValue) -> Result<Vec<String>, Invalid> {
-    serde_json::from_str::<Vec<String>>(raw.get())
-        .map_err(|_| format!("field `{path}`: expected a list of strings"))
+fn string_list<'a>(path: impl fmt::Display, raw: &'a RawValue) -> Result<Vec<Text<'a>>, Invalid> {
+    let invalid = || format!("field `{path}`: expected a list of strings");
+    let items: Vec<&'a RawValue> = serde_json::from_str(raw.get()).map_err(|_| invalid())?;
+    items
+        .into_iter()
+        .map(|item| string("", item).map_err(|_| invalid()))
+        .collect()
 }
 
 fn timestamp(path: &str, raw: &RawValue) -> Result<(i64, bool), Invalid> {
@@ -257,10 +270,10 @@ fn nested<'a, T: Default>(
     Ok((known > 0).then_some(value))
 }
 
-fn decode_user(
-    parent: &str,
+fn decode_user<'a>(
+    parent: &'static str,
     with_extra: bool,
-) -> impl Fn(&mut UserInfo, &str, &RawValue) -> Result<bool, Invalid> + '_ {
+) -> impl Fn(&mut User<'a>, &str, &'a RawValue) -> Result<bool, Invalid> {
     move |user, key, raw| {
         let path = |field| Dotted(parent, field);
         match key {
@@ -274,7 +287,7 @@ fn decode_user(
                 let mut extra = Vec::with_capacity(entries.0.len());
                 for (name, values) in entries.0 {
                     let values = string_list(format_args!("{parent}.extra.{name}"), values)?;
-                    extra.push((name.into_owned(), values));
+                    extra.push((name, values));
                 }
                 user.extra = Some(extra);
             }
@@ -284,7 +297,11 @@ fn decode_user(
     }
 }
 
-fn decode_object_ref(object: &mut ObjectRef, key: &str, raw: &RawValue) -> Result<bool, Invalid> {
+fn decode_object_ref<'a>(
+    object: &mut Object<'a>,
+    key: &str,
+    raw: &'a RawValue,
+) -> Result<bool, Invalid> {
     let slot = match key {
         "resource" => &mut object.resource,
         "subresource" => &mut object.subresource,
@@ -300,10 +317,10 @@ fn decode_object_ref(object: &mut ObjectRef, key: &str, raw: &RawValue) -> Resul
     Ok(true)
 }
 
-fn decode_response(
-    response: &mut ResponseStatus,
+fn decode_response<'a>(
+    response: &mut Response<'a>,
     key: &str,
-    raw: &RawValue,
+    raw: &'a RawValue,
 ) -> Result<bool, Invalid> {
     let slot = match key {
         "code" => {
@@ -323,6 +340,15 @@ fn decode_response(
 
 /// Decodes one audit event from its JSON text. `Err` holds the quarantine reason.
 pub fn decode_event(raw: &str, source: &str, received_at: i64) -> Result<EventRow, Invalid> {
+    decode_borrowed(raw, source, received_at).map(Event::into_owned)
+}
+
+/// [`decode_event`], the row borrowing its text from `raw` wherever it needs no unescaping.
+pub fn decode_borrowed<'a>(
+    raw: &'a str,
+    source: &'a str,
+    received_at: i64,
+) -> Result<Event<'a>, Invalid> {
     let entries: Entries<'_> = match serde_json::from_str(raw) {
         Ok(entries) => entries,
         Err(error) if error.is_syntax() || error.is_eof() => {
@@ -330,8 +356,8 @@ pub fn decode_event(raw: &str, source: &str, received_at: i64) -> Result<EventRo
         }
         Err(_) => return Err("event is not a JSON object".to_string()),
     };
-    let mut row = EventRow {
-        source: source.to_string(),
+    let mut row = Event {
+        source: Cow::Borrowed(source),
         received_at,
         ..EventRow::default()
     };
@@ -363,18 +389,16 @@ pub fn decode_event(raw: &str, source: &str, received_at: i64) -> Result<EventRo
             }
             "objectRef" => row.object = nested(&mut residual, key, value, decode_object_ref)?,
             "responseStatus" => row.response = nested(&mut residual, key, value, decode_response)?,
-            "requestObject" => row.request_object = Some(value.get().to_string()),
-            "responseObject" => row.response_object = Some(value.get().to_string()),
+            "requestObject" => row.request_object = Some(Cow::Borrowed(value.get())),
+            "responseObject" => row.response_object = Some(Cow::Borrowed(value.get())),
             "annotations" => {
                 let Some(entries) = entries_of(value) else {
                     return Err("field `annotations`: expected an object".to_string());
                 };
                 let mut annotations = Vec::with_capacity(entries.0.len());
                 for (name, text) in entries.0 {
-                    annotations.push((
-                        name.to_string(),
-                        string(Dotted("annotations", &name), text)?,
-                    ));
+                    let value = string(Dotted("annotations", &name), text)?;
+                    annotations.push((name, value));
                 }
                 row.annotations = Some(annotations);
             }
@@ -410,7 +434,7 @@ pub fn decode_event(raw: &str, source: &str, received_at: i64) -> Result<EventRo
     if !residual.0.is_empty() {
         let mut extra = String::new();
         residual.write(&mut extra);
-        row.extra = Some(extra);
+        row.extra = Some(Cow::Owned(extra));
     }
     Ok(row)
 }
@@ -418,8 +442,8 @@ pub fn decode_event(raw: &str, source: &str, received_at: i64) -> Result<EventRo
 /// The outcome of decoding a batch of inputs.
 #[derive(Debug, Default)]
 pub struct Decoded<'a> {
-    /// Accepted events with the JSON text each was decoded from.
-    pub events: Vec<(EventRow, &'a str)>,
+    /// Accepted events (borrowing from the input) with the JSON text each was decoded from.
+    pub events: Vec<(Event<'a>, &'a str)>,
     pub quarantined: Vec<QuarantineRow>,
 }
 
@@ -428,11 +452,11 @@ impl<'a> Decoded<'a> {
     pub fn push(
         &mut self,
         raw: &'a str,
-        source: &str,
+        source: &'static str,
         received_at: i64,
         location: impl FnOnce() -> String,
     ) {
-        match decode_event(raw, source, received_at) {
+        match decode_borrowed(raw, source, received_at) {
             Ok(row) => self.events.push((row, raw)),
             Err(reason) => self.quarantined.push(QuarantineRow {
                 source: source.to_string(),
@@ -506,7 +530,7 @@ pub fn parse_body(body: &[u8]) -> Result<Contents<'_>, BodyError> {
 /// Decodes a whole webhook body. Bad events are quarantined, located by their item index.
 pub fn decode_body<'a>(
     body: &'a [u8],
-    source: &str,
+    source: &'static str,
     received_at: i64,
 ) -> Result<Decoded<'a>, BodyError> {
     let mut decoded = Decoded::default();

@@ -15,7 +15,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 use datafusion::arrow::record_batch::RecordBatch;
-use schemas::{EventBatchBuilder, EventRow, QuarantineRow};
+use schemas::{Event, EventBatchBuilder, QuarantineRow};
 
 use crate::batcher::BatchLimits;
 use crate::decode::{parse_body, Contents, Decoded};
@@ -56,18 +56,27 @@ pub struct InputSummary {
     pub quarantined: u64,
 }
 
-/// Accepted events and quarantined inputs of a run of lines, in file order.
+/// Accepted events and quarantined inputs of a run of lines, in file order. The events borrow
+/// their text from the lines until [`Piece::into_owned`].
 #[derive(Debug, Default)]
-pub struct Piece {
-    pub events: Vec<EventRow>,
+pub struct Piece<'a> {
+    pub events: Vec<Event<'a>>,
     pub quarantined: Vec<QuarantineRow>,
 }
 
-impl Piece {
-    fn take(&mut self, decoded: Decoded<'_>) {
+impl<'a> Piece<'a> {
+    fn take(&mut self, decoded: Decoded<'a>) {
         self.events
             .extend(decoded.events.into_iter().map(|(row, _)| row));
         self.quarantined.extend(decoded.quarantined);
+    }
+
+    /// The same piece, its events owning their text.
+    pub fn into_owned(self) -> Piece<'static> {
+        Piece {
+            events: self.events.into_iter().map(Event::into_owned).collect(),
+            quarantined: self.quarantined,
+        }
     }
 }
 
@@ -92,7 +101,7 @@ struct Columnar {
 }
 
 /// Builds one Arrow batch per partition (hour) of the piece's events, in their order.
-fn columnar(cluster: &str, piece: Piece) -> Result<Columnar, StoreError> {
+fn columnar(cluster: &str, piece: Piece<'_>) -> Result<Columnar, StoreError> {
     let mut hours: Vec<(i64, Vec<usize>)> = Vec::new();
     for (index, row) in piece.events.iter().enumerate() {
         let hour = hour_of(row.partition_time());
@@ -168,11 +177,11 @@ fn read_line(reader: &mut impl BufRead, out: &mut Vec<u8>) -> io::Result<Option<
 }
 
 /// Receives what a reader decoded, piece by piece, in input order.
-pub type Sink<'s, T = Piece> = dyn FnMut(T) -> Result<(), ImportError> + 's;
+pub type Sink<'s, T = Piece<'static>> = dyn FnMut(T) -> Result<(), ImportError> + 's;
 
 /// What the decoding workers do with each piece before it is handed on (in parallel, unlike
-/// the sink).
-pub type Prepare<'p, T> = dyn Fn(Piece) -> T + Sync + 'p;
+/// the sink), while the lines it borrows from are at hand.
+pub type Prepare<'p, T> = dyn for<'c> Fn(Piece<'c>) -> T + Sync + 'p;
 
 /// Opens `path` (gzip detected by its magic bytes) and decodes it into `sink`. `progress` counts
 /// the bytes read from the file.
@@ -181,7 +190,7 @@ pub fn read_path(
     progress: Arc<std::sync::atomic::AtomicU64>,
     sink: &mut Sink<'_>,
 ) -> Result<InputSummary, ImportError> {
-    read_path_prepared(path, progress, &|piece| piece, sink)
+    read_path_prepared(path, progress, &|piece| piece.into_owned(), sink)
 }
 
 /// [`read_path`], each piece turned by `prepare` on the worker that decoded it.
@@ -250,7 +259,7 @@ impl Chunk {
 }
 
 /// Decodes the lines of a chunk; also returns how many were not blank.
-fn decode_chunk(name: &str, chunk: &Chunk, received_at: i64) -> (Piece, u64) {
+fn decode_chunk<'c>(name: &str, chunk: &'c Chunk, received_at: i64) -> (Piece<'c>, u64) {
     let mut piece = Piece::default();
     let mut lines = 0;
     for line in &chunk.lines {
@@ -264,7 +273,13 @@ fn decode_chunk(name: &str, chunk: &Chunk, received_at: i64) -> (Piece, u64) {
     (piece, lines)
 }
 
-fn decode_line(name: &str, line: &Line, bytes: &[u8], received_at: i64, piece: &mut Piece) {
+fn decode_line<'c>(
+    name: &str,
+    line: &Line,
+    bytes: &'c [u8],
+    received_at: i64,
+    piece: &mut Piece<'c>,
+) {
     let number = line.number;
     let location = || format!("{name}:{number}");
     if line.cut {
@@ -358,7 +373,7 @@ impl InputSummary {
         self.quarantined += other.quarantined;
     }
 
-    fn of(piece: &Piece, lines: u64) -> InputSummary {
+    fn of(piece: &Piece<'_>, lines: u64) -> InputSummary {
         InputSummary {
             lines,
             events: piece.events.len() as u64,
@@ -374,7 +389,7 @@ pub fn read_reader(
     reader: impl BufRead,
     sink: &mut Sink<'_>,
 ) -> Result<InputSummary, ImportError> {
-    read_reader_prepared(name, reader, &|piece| piece, sink)
+    read_reader_prepared(name, reader, &|piece| piece.into_owned(), sink)
 }
 
 /// [`read_reader`], each piece turned by `prepare` on the worker that decoded it.
@@ -427,10 +442,8 @@ pub fn read_reader_prepared<T: Send>(
                 }
                 let (piece, lines) = decode_chunk(name, &chunk, received_at);
                 let counts = InputSummary::of(&piece, lines);
-                if done_tx
-                    .send((chunk.seq, prepare(piece), counts, chunk))
-                    .is_err()
-                {
+                let prepared = prepare(piece);
+                if done_tx.send((chunk.seq, prepared, counts, chunk)).is_err() {
                     return;
                 }
             });
@@ -677,7 +690,12 @@ mod tests {
         let mut ids = Vec::new();
         let mut quarantined = Vec::new();
         let summary = read_reader("input", io::Cursor::new(text.to_string()), &mut |piece| {
-            ids.extend(piece.events.into_iter().filter_map(|row| row.audit_id));
+            ids.extend(
+                piece
+                    .events
+                    .into_iter()
+                    .filter_map(|row| row.audit_id.map(String::from)),
+            );
             quarantined.extend(piece.quarantined.into_iter().map(|row| row.location));
             Ok(())
         })

@@ -203,7 +203,11 @@ impl Append {
             quarantined: &decoded.quarantined,
         }
         .encode();
-        let events = decoded.events.into_iter().map(|(row, _)| row).collect();
+        let events = decoded
+            .events
+            .into_iter()
+            .map(|(row, _)| row.into_owned())
+            .collect();
         Append {
             payload,
             cluster,

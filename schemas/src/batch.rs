@@ -12,7 +12,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use crate::columns::{
     events_schema, quarantine_schema, AUTHZ_DECISION_ANNOTATION, AUTHZ_REASON_ANNOTATION, UTC,
 };
-use crate::row::{EventRow, ObjectRef, QuarantineRow, ResponseStatus, UserInfo};
+use crate::row::{Event, Object, QuarantineRow, Response, User};
 
 type TextList = ListBuilder<StringBuilder>;
 type TextMap = MapBuilder<StringBuilder, StringBuilder>;
@@ -30,7 +30,7 @@ fn timestamps() -> TimestampMicrosecondBuilder {
     TimestampMicrosecondBuilder::new().with_timezone(UTC)
 }
 
-fn append_list(builder: &mut TextList, items: Option<&Vec<String>>) {
+fn append_list<S: AsRef<str>>(builder: &mut TextList, items: Option<&[S]>) {
     match items {
         Some(items) => {
             for item in items {
@@ -95,18 +95,18 @@ impl UserColumns {
         }
     }
 
-    fn push(&mut self, user: Option<&UserInfo>) -> Result<(), ArrowError> {
-        let empty = UserInfo::default();
+    fn push(&mut self, user: Option<&User<'_>>) -> Result<(), ArrowError> {
+        let empty = User::default();
         let user = user.unwrap_or(&empty);
         self.name.append_option(user.name.as_deref());
         self.uid.append_option(user.uid.as_deref());
-        append_list(&mut self.groups, user.groups.as_ref());
+        append_list(&mut self.groups, user.groups.as_deref());
         if let Some(builder) = self.extra.as_mut() {
             match &user.extra {
                 Some(entries) => {
                     for (key, values) in entries {
                         builder.keys().append_value(key);
-                        append_list(builder.values(), Some(values));
+                        append_list(builder.values(), Some(values.as_slice()));
                     }
                     builder.append(true)?;
                 }
@@ -139,8 +139,8 @@ struct ObjectColumns {
 }
 
 impl ObjectColumns {
-    fn push(&mut self, object: Option<&ObjectRef>) {
-        let empty = ObjectRef::default();
+    fn push(&mut self, object: Option<&Object<'_>>) {
+        let empty = Object::default();
         let object = object.unwrap_or(&empty);
         self.resource.append_option(object.resource.as_deref());
         self.subresource
@@ -180,8 +180,8 @@ struct ResponseColumns {
 }
 
 impl ResponseColumns {
-    fn push(&mut self, response: Option<&ResponseStatus>) {
-        let empty = ResponseStatus::default();
+    fn push(&mut self, response: Option<&Response<'_>>) {
+        let empty = Response::default();
         let response = response.unwrap_or(&empty);
         self.code.append_option(response.code);
         self.status.append_option(response.status.as_deref());
@@ -243,7 +243,7 @@ impl EventBatchBuilder {
         self.rows == 0
     }
 
-    pub fn push(&mut self, row: &EventRow) -> Result<(), ArrowError> {
+    pub fn push(&mut self, row: &Event<'_>) -> Result<(), ArrowError> {
         self.rows += 1;
         self.source.append_value(&row.source);
         self.received_at.append_value(row.received_at);
@@ -255,7 +255,7 @@ impl EventBatchBuilder {
         self.verb.append_option(row.verb.as_deref());
         self.request_uri.append_option(row.request_uri.as_deref());
         self.user_agent.append_option(row.user_agent.as_deref());
-        append_list(&mut self.source_ips, row.source_ips.as_ref());
+        append_list(&mut self.source_ips, row.source_ips.as_deref());
         let first_ip = row.source_ips.as_ref().and_then(|ips| ips.first());
         self.source_ip.append_option(first_ip);
         self.user.push(row.user.as_ref())?;
@@ -268,7 +268,7 @@ impl EventBatchBuilder {
                 .flatten()
                 .rev()
                 .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
+                .map(|(_, v)| v.as_ref())
         };
         self.authz_decision
             .append_option(annotation(AUTHZ_DECISION_ANNOTATION));
@@ -336,8 +336,8 @@ impl EventBatchBuilder {
 }
 
 /// Builds `events` batches from rows in one call.
-pub fn events_batch<'a>(
-    rows: impl IntoIterator<Item = &'a EventRow>,
+pub fn events_batch<'a, 'b: 'a>(
+    rows: impl IntoIterator<Item = &'a Event<'b>>,
 ) -> Result<RecordBatch, ArrowError> {
     let mut builder = EventBatchBuilder::new();
     for row in rows {
@@ -391,6 +391,7 @@ impl QuarantineBatchBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::row::{EventRow, UserInfo};
 
     fn sample() -> EventRow {
         EventRow {

@@ -23,7 +23,10 @@ pub mod time;
 pub use alert::{Alert, Priority, Severity, ALERT_SOURCE};
 pub use batch::{EventBatchBuilder, QuarantineBatchBuilder};
 pub use columns::{events_schema, quarantine_schema, PARTITION_COLUMNS};
-pub use row::{EventRow, ObjectRef, QuarantineRow, ResponseStatus, UserInfo};
+pub use row::{
+    Event, EventRow, Object, ObjectRef, QuarantineRow, Response, ResponseStatus, Text, User,
+    UserInfo,
+};
 
 /// Arrow, as DataFusion re-exports it, so that the whole program links one Arrow version.
 pub use datafusion::arrow;

@@ -1,73 +1,94 @@
 //! One audit event as typed columns, and one input that could not be accepted.
+//!
+//! The event types borrow their text where they can: decoding a line of a file into [`Event`]
+//! copies nothing until the row is built into Arrow. [`EventRow`] is the owned form that lives
+//! beyond its input (webhook requests, Kafka records, detection).
+
+use std::borrow::Cow;
+
+/// Text of an event field: borrowed from the input when it needed no unescaping.
+pub type Text<'a> = Cow<'a, str>;
 
 /// `user` and `impersonatedUser` of an audit event (authentication/v1 `UserInfo`).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct UserInfo {
-    pub name: Option<String>,
-    pub uid: Option<String>,
+pub struct User<'a> {
+    pub name: Option<Text<'a>>,
+    pub uid: Option<Text<'a>>,
     /// `None` when the event has no `groups` key; `Some(vec![])` for `"groups": []`.
-    pub groups: Option<Vec<String>>,
+    pub groups: Option<Vec<Text<'a>>>,
     /// `user.extra`, in the order it arrived. Stored for `user` only; an impersonated user's
     /// `extra` is kept in the event's `extra` column.
-    pub extra: Option<Vec<(String, Vec<String>)>>,
+    pub extra: Option<Vec<(Text<'a>, Vec<Text<'a>>)>>,
 }
+
+/// A [`User`] that owns its text.
+pub type UserInfo = User<'static>;
 
 /// `objectRef` of an audit event.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ObjectRef {
-    pub resource: Option<String>,
-    pub subresource: Option<String>,
-    pub namespace: Option<String>,
-    pub name: Option<String>,
-    pub uid: Option<String>,
-    pub api_group: Option<String>,
-    pub api_version: Option<String>,
-    pub resource_version: Option<String>,
+pub struct Object<'a> {
+    pub resource: Option<Text<'a>>,
+    pub subresource: Option<Text<'a>>,
+    pub namespace: Option<Text<'a>>,
+    pub name: Option<Text<'a>>,
+    pub uid: Option<Text<'a>>,
+    pub api_group: Option<Text<'a>>,
+    pub api_version: Option<Text<'a>>,
+    pub resource_version: Option<Text<'a>>,
 }
+
+/// An [`Object`] that owns its text.
+pub type ObjectRef = Object<'static>;
 
 /// `responseStatus` of an audit event (meta/v1 `Status`).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ResponseStatus {
+pub struct Response<'a> {
     pub code: Option<i32>,
-    pub status: Option<String>,
-    pub reason: Option<String>,
-    pub message: Option<String>,
+    pub status: Option<Text<'a>>,
+    pub reason: Option<Text<'a>>,
+    pub message: Option<Text<'a>>,
 }
+
+/// A [`Response`] that owns its text.
+pub type ResponseStatus = Response<'static>;
 
 /// One row of the `events` table before it is columnar. Every field maps onto one path of the
 /// audit event; whatever the event holds beyond them is in `extra`, so the event can be rebuilt.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct EventRow {
+pub struct Event<'a> {
     /// How the event reached auditlens: `webhook`, `file`, `kafka`.
-    pub source: String,
+    pub source: Text<'a>,
     /// When auditlens accepted it, µs since the epoch.
     pub received_at: i64,
-    pub kind: Option<String>,
-    pub api_version: Option<String>,
-    pub level: Option<String>,
+    pub kind: Option<Text<'a>>,
+    pub api_version: Option<Text<'a>>,
+    pub level: Option<Text<'a>>,
     /// `None` only for events from other tools that left it out; kube-apiserver always sets it.
-    pub audit_id: Option<String>,
-    pub stage: Option<String>,
-    pub verb: Option<String>,
-    pub request_uri: Option<String>,
-    pub user_agent: Option<String>,
-    pub source_ips: Option<Vec<String>>,
-    pub user: Option<UserInfo>,
-    pub impersonated_user: Option<UserInfo>,
-    pub object: Option<ObjectRef>,
-    pub response: Option<ResponseStatus>,
+    pub audit_id: Option<Text<'a>>,
+    pub stage: Option<Text<'a>>,
+    pub verb: Option<Text<'a>>,
+    pub request_uri: Option<Text<'a>>,
+    pub user_agent: Option<Text<'a>>,
+    pub source_ips: Option<Vec<Text<'a>>>,
+    pub user: Option<User<'a>>,
+    pub impersonated_user: Option<User<'a>>,
+    pub object: Option<Object<'a>>,
+    pub response: Option<Response<'a>>,
     /// `requestObject` as the JSON text that arrived.
-    pub request_object: Option<String>,
+    pub request_object: Option<Text<'a>>,
     /// `responseObject` as the JSON text that arrived.
-    pub response_object: Option<String>,
-    pub annotations: Option<Vec<(String, String)>>,
+    pub response_object: Option<Text<'a>>,
+    pub annotations: Option<Vec<(Text<'a>, Text<'a>)>>,
     pub request_received_at: Option<i64>,
     pub stage_at: Option<i64>,
     /// A JSON object of everything the columns do not hold, merged back over them on rebuild.
-    pub extra: Option<String>,
+    pub extra: Option<Text<'a>>,
 }
 
-impl EventRow {
+/// An [`Event`] that owns its text.
+pub type EventRow = Event<'static>;
+
+impl Event<'_> {
     /// The time that decides the row's `date=`/`hour=` partition: `stageTimestamp`, else
     /// `requestReceivedTimestamp`, else when auditlens received it.
     pub fn partition_time(&self) -> i64 {
@@ -78,8 +99,8 @@ impl EventRow {
 
     /// A rough count of the bytes this row holds, for batch size limits.
     pub fn approx_bytes(&self) -> usize {
-        fn opt(value: &Option<String>) -> usize {
-            value.as_ref().map_or(0, String::len)
+        fn opt(value: &Option<Text<'_>>) -> usize {
+            value.as_ref().map_or(0, |text| text.len())
         }
         let fixed = 160;
         let texts = opt(&self.request_uri)
@@ -87,7 +108,7 @@ impl EventRow {
             + opt(&self.request_object)
             + opt(&self.response_object)
             + opt(&self.extra)
-            + self.audit_id.as_ref().map_or(0, String::len);
+            + opt(&self.audit_id);
         let annotations: usize = self
             .annotations
             .iter()
@@ -99,6 +120,105 @@ impl EventRow {
             .as_ref()
             .map_or(0, |response| opt(&response.message));
         fixed + texts + annotations + message
+    }
+}
+
+fn owned(text: Option<Text<'_>>) -> Option<Text<'static>> {
+    text.map(|text| Cow::Owned(text.into_owned()))
+}
+
+fn owned_list(items: Option<Vec<Text<'_>>>) -> Option<Vec<Text<'static>>> {
+    items.map(|items| {
+        items
+            .into_iter()
+            .map(|item| Cow::Owned(item.into_owned()))
+            .collect()
+    })
+}
+
+impl User<'_> {
+    /// The same user, owning its text.
+    pub fn into_owned(self) -> UserInfo {
+        User {
+            name: owned(self.name),
+            uid: owned(self.uid),
+            groups: owned_list(self.groups),
+            extra: self.extra.map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|(key, values)| {
+                        (
+                            Cow::Owned(key.into_owned()),
+                            owned_list(Some(values)).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+impl Object<'_> {
+    /// The same object reference, owning its text.
+    pub fn into_owned(self) -> ObjectRef {
+        Object {
+            resource: owned(self.resource),
+            subresource: owned(self.subresource),
+            namespace: owned(self.namespace),
+            name: owned(self.name),
+            uid: owned(self.uid),
+            api_group: owned(self.api_group),
+            api_version: owned(self.api_version),
+            resource_version: owned(self.resource_version),
+        }
+    }
+}
+
+impl Response<'_> {
+    /// The same status, owning its text.
+    pub fn into_owned(self) -> ResponseStatus {
+        Response {
+            code: self.code,
+            status: owned(self.status),
+            reason: owned(self.reason),
+            message: owned(self.message),
+        }
+    }
+}
+
+impl Event<'_> {
+    /// The same event, owning its text (copied where it was borrowed).
+    pub fn into_owned(self) -> EventRow {
+        Event {
+            source: Cow::Owned(self.source.into_owned()),
+            received_at: self.received_at,
+            kind: owned(self.kind),
+            api_version: owned(self.api_version),
+            level: owned(self.level),
+            audit_id: owned(self.audit_id),
+            stage: owned(self.stage),
+            verb: owned(self.verb),
+            request_uri: owned(self.request_uri),
+            user_agent: owned(self.user_agent),
+            source_ips: owned_list(self.source_ips),
+            user: self.user.map(User::into_owned),
+            impersonated_user: self.impersonated_user.map(User::into_owned),
+            object: self.object.map(Object::into_owned),
+            response: self.response.map(Response::into_owned),
+            request_object: owned(self.request_object),
+            response_object: owned(self.response_object),
+            annotations: self.annotations.map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|(key, value)| {
+                        (Cow::Owned(key.into_owned()), Cow::Owned(value.into_owned()))
+                    })
+                    .collect()
+            }),
+            request_received_at: self.request_received_at,
+            stage_at: self.stage_at,
+            extra: owned(self.extra),
+        }
     }
 }
 

@@ -160,8 +160,8 @@ mod tests {
                 source: "webhook".into(),
                 received_at: first + i as i64,
                 stage_at: Some(first + i as i64),
-                audit_id: Some(format!("{first}-{i}")),
-                request_object: Some("x".repeat(body)),
+                audit_id: Some(format!("{first}-{i}").into()),
+                request_object: Some("x".repeat(body).into()),
                 ..EventRow::default()
             })
             .collect();

@@ -57,6 +57,33 @@ fn unusual_shapes_round_trip() {
 }
 
 #[test]
+fn plain_text_is_borrowed_and_escaped_text_is_unescaped() {
+    let raw = r#"{"auditID":"a-1","verb":"get","userAgent":"say \"hi\" \u00e9","user":{"username":"alice","groups":["dev","qa\/ops"]},"requestObject":{"x":"y"}}"#;
+    let row = decode_borrowed(raw, "test", 0).expect("valid event");
+    assert!(matches!(row.audit_id, Some(Cow::Borrowed("a-1"))));
+    assert!(matches!(row.verb, Some(Cow::Borrowed("get"))));
+    assert_eq!(row.user_agent.as_deref(), Some("say \"hi\" \u{e9}"));
+    assert!(matches!(row.user_agent, Some(Cow::Owned(_))));
+    let user = row.user.as_ref().expect("user");
+    assert!(matches!(user.name, Some(Cow::Borrowed("alice"))));
+    let groups: Vec<&str> = user.groups.iter().flatten().map(|g| g.as_ref()).collect();
+    assert_eq!(groups, ["dev", "qa/ops"]);
+    assert!(matches!(
+        row.request_object,
+        Some(Cow::Borrowed(r#"{"x":"y"}"#))
+    ));
+    // The owned form is the same event.
+    assert_eq!(row.clone().into_owned(), row);
+}
+
+#[test]
+fn a_raw_control_character_in_a_string_is_refused() {
+    let raw = "{\"auditID\":\"a\u{1}b\",\"verb\":\"get\"}";
+    let error = decode_event(raw, "test", 0).expect_err("control character");
+    assert!(error.contains("not valid JSON"), "{error}");
+}
+
+#[test]
 fn duplicate_keys_keep_the_last_value() {
     let row = decode_event(
         r#"{"auditID":"a","stage":"s","verb":"get","verb":"list","level":null,"level":"None"}"#,

@@ -177,7 +177,11 @@ impl KafkaSource {
                     // Nothing for the rules: done at once.
                     let _ = reply_tx.send(Ok(()));
                 } else {
-                    let events = decoded.events.into_iter().map(|(row, _)| row).collect();
+                    let events = decoded
+                        .events
+                        .into_iter()
+                        .map(|(row, _)| row.into_owned())
+                        .collect();
                     let tapped = Tapped {
                         cluster,
                         events: Arc::new(events),

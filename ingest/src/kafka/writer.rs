@@ -210,7 +210,11 @@ pub async fn run(
                     entry.last = offset;
                     entry.messages += 1;
                     stats.events(&cluster, decoded.events.len(), decoded.quarantined.len());
-                    let rows: Vec<_> = decoded.events.into_iter().map(|(row, _)| row).collect();
+                    let rows: Vec<_> = decoded
+                        .events
+                        .into_iter()
+                        .map(|(row, _)| row.into_owned())
+                        .collect();
                     entry.buffer.add_events(&cluster, rows);
                     entry.buffer.add_quarantined(&cluster, decoded.quarantined);
                 }

@@ -6,8 +6,8 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
 
-use datafusion::arrow::array::{Array, TimestampMicrosecondArray, UInt32Array};
-use datafusion::arrow::compute::{concat_batches, take_record_batch};
+use datafusion::arrow::array::{Array, TimestampMicrosecondArray};
+use datafusion::arrow::compute::interleave_record_batch;
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -177,41 +177,52 @@ pub fn write_events(
 }
 
 /// Writes `batches` of `events` rows as one file, sorted by `stage_at` (nulls first; rows with
-/// equal times keep their order); returns its size.
+/// equal times keep their order); returns its size. Batches already in order are encoded as they
+/// are; otherwise each row group is gathered from them in order, so the rows are copied once.
 pub fn write_event_batches(
     path: &Path,
     batches: &[RecordBatch],
     options: &FileOptions,
 ) -> Result<u64, StoreError> {
     let encode_error = |e: ArrowError| StoreError::Encode(e.to_string());
-    let batch = concat_batches(&events_schema(), batches).map_err(encode_error)?;
     let stage_at = events_schema().index_of("stage_at").map_err(encode_error)?;
-    let times = batch
-        .column(stage_at)
-        .as_any()
-        .downcast_ref::<TimestampMicrosecondArray>()
-        .ok_or_else(|| StoreError::Encode("stage_at is not a timestamp column".into()))?;
-    let key = |i: usize| times.is_valid(i).then(|| times.value(i));
-    let sorted = (1..batch.num_rows()).all(|i| key(i - 1) <= key(i));
-    let batch = if sorted {
-        batch
-    } else {
-        let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
-        order.sort_by_key(|&i| key(i as usize));
-        take_record_batch(&batch, &UInt32Array::from(order)).map_err(encode_error)?
+    let times = batches
+        .iter()
+        .map(|batch| {
+            batch
+                .column(stage_at)
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .ok_or_else(|| StoreError::Encode("stage_at is not a timestamp column".into()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = |(batch, row): (usize, usize)| {
+        let times = times[batch];
+        times.is_valid(row).then(|| times.value(row))
     };
+    let mut order: Vec<(usize, usize)> = batches
+        .iter()
+        .enumerate()
+        .flat_map(|(index, batch)| (0..batch.num_rows()).map(move |row| (index, row)))
+        .collect();
+    let sorted = order.windows(2).all(|pair| key(pair[0]) <= key(pair[1]));
     let props = properties(options, Some(stage_at))?;
-    let step = options.row_group_rows.max(1);
-    let mut offset = 0;
+    if sorted {
+        let mut next = batches.iter();
+        return write_file(path, |file| {
+            encode(file, events_schema(), props, || {
+                next.next().cloned().map(Ok)
+            })
+        });
+    }
+    order.sort_by_key(|&at| key(at));
+    let sources: Vec<&RecordBatch> = batches.iter().collect();
+    let mut groups = order.chunks(options.row_group_rows.max(1));
     write_file(path, |file| {
         encode(file, events_schema(), props, || {
-            if offset >= batch.num_rows() {
-                return None;
-            }
-            let length = step.min(batch.num_rows() - offset);
-            let slice = batch.slice(offset, length);
-            offset += length;
-            Some(Ok(slice))
+            groups
+                .next()
+                .map(|rows| interleave_record_batch(&sources, rows))
         })
     })
 }

@@ -7,7 +7,7 @@ use super::*;
 fn row(id: &str, stage_at: Option<i64>) -> EventRow {
     EventRow {
         source: "test".into(),
-        audit_id: Some(id.into()),
+        audit_id: Some(id.to_string().into()),
         stage: Some("ResponseComplete".into()),
         verb: Some("get".into()),
         stage_at,
