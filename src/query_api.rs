@@ -22,10 +22,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use datafusion::arrow::array::{ArrayRef, StringBuilder};
+use datafusion::arrow::array::{ArrayRef, StringArray, StringBuilder};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::ipc::writer::StreamWriter;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use futures::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
@@ -55,48 +56,42 @@ pub struct QueryLimits {
 pub struct PipelineTail(pub ingest::tail::Tail);
 
 impl TailSource for PipelineTail {
-    fn batch(
-        &self,
-        schema: &SchemaRef,
-    ) -> datafusion::error::Result<Option<datafusion::arrow::record_batch::RecordBatch>> {
+    fn batch(&self, schema: &SchemaRef) -> datafusion::error::Result<Option<RecordBatch>> {
         let segments = self.0.snapshot();
-        if segments.iter().all(|(_, rows)| rows.is_empty()) {
+        if segments.iter().all(|(_, events)| events.num_rows() == 0) {
             return Ok(None);
         }
         let arrow = |e: ArrowError| DataFusionError::ArrowError(Box::new(e), None);
-        let mut events = schemas::EventBatchBuilder::new();
-        let (mut clusters, mut dates, mut hours) = (
-            StringBuilder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-        );
-        for (cluster, rows) in &segments {
-            for row in rows.iter() {
-                events.push(row).map_err(arrow)?;
-                let (date, hour) = ingest::tail::partition_of(cluster, row);
-                clusters.append_value(cluster);
+        let mut parts = Vec::with_capacity(segments.len());
+        for (cluster, events) in &segments {
+            let (mut dates, mut hours) = (StringBuilder::new(), StringBuilder::new());
+            for time in schemas::batch::partition_times(events) {
+                let (date, hour) = schemas::time::partition_of(time);
                 dates.append_value(date);
                 hours.append_value(hour);
             }
+            let mut columns = events.columns().to_vec();
+            columns.push(
+                Arc::new(StringArray::from(vec![cluster.as_str(); events.num_rows()])) as ArrayRef,
+            );
+            columns.push(Arc::new(dates.finish()));
+            columns.push(Arc::new(hours.finish()));
+            // The table may read some columns as other types than the events are built with
+            // (text as `Utf8View`).
+            let columns = columns
+                .into_iter()
+                .zip(schema.fields())
+                .map(
+                    |(column, field)| match column.data_type() == field.data_type() {
+                        true => Ok(column),
+                        false => datafusion::arrow::compute::cast(&column, field.data_type()),
+                    },
+                )
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(arrow)?;
+            parts.push(RecordBatch::try_new(schema.clone(), columns).map_err(arrow)?);
         }
-        let mut columns = events.finish().map_err(arrow)?.columns().to_vec();
-        for mut partition in [clusters, dates, hours] {
-            columns.push(Arc::new(partition.finish()) as ArrayRef);
-        }
-        // The table may read some columns as other types than the rows are built with (text
-        // as `Utf8View`).
-        let columns = columns
-            .into_iter()
-            .zip(schema.fields())
-            .map(
-                |(column, field)| match column.data_type() == field.data_type() {
-                    true => Ok(column),
-                    false => datafusion::arrow::compute::cast(&column, field.data_type()),
-                },
-            )
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(arrow)?;
-        datafusion::arrow::record_batch::RecordBatch::try_new(schema.clone(), columns)
+        datafusion::arrow::compute::concat_batches(schema, &parts)
             .map(Some)
             .map_err(arrow)
     }

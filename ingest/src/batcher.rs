@@ -1,15 +1,17 @@
-//! The batcher: gathers accepted rows by partition until a row, byte or age limit says flush,
-//! then hands them to the store in one [`Flush`].
+//! The batcher: gathers accepted events (one Arrow batch per request) by partition until a row,
+//! byte or age limit says flush, then hands them to the store in one [`Flush`].
 
 use std::time::{Duration, Instant};
 
+use datafusion::arrow::record_batch::RecordBatch;
+use schemas::batch::partition_times;
 use schemas::QuarantineRow;
 
-use crate::store::{hour_of, Flush, PartitionKey, RowRef, SharedRows};
+use crate::store::{hour_of, Flush, PartitionKey};
 
 /// Flush once this many rows are buffered.
 pub const DEFAULT_MAX_ROWS: usize = 1_000_000;
-/// Flush once the buffered rows hold about this many bytes.
+/// Flush once the buffered events take this many bytes of Arrow memory.
 pub const DEFAULT_MAX_BYTES: usize = 256 * 1024 * 1024;
 /// Flush once the oldest buffered row waited this long.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30);
@@ -44,27 +46,28 @@ pub struct Buffer {
 }
 
 impl Buffer {
-    pub fn add_events(&mut self, cluster: &str, rows: impl Into<SharedRows>) {
-        let rows: SharedRows = rows.into();
-        self.touch(rows.len());
-        // Rows mostly come in time order: the partition is worked out once per hour of them.
-        let mut current: Option<(i64, &mut Vec<RowRef>)> = None;
-        for (index, row) in rows.iter().enumerate() {
-            self.bytes += row.approx_bytes();
-            let time = row.partition_time();
-            let hour = hour_of(time);
-            let partition = match current.take() {
-                Some((same, partition)) if same == hour => partition,
-                _ => self
-                    .flush
-                    .events
-                    .entry(PartitionKey::new(cluster, time))
-                    .or_default(),
-            };
-            if let Some(row) = RowRef::new(rows.clone(), index) {
-                partition.push(row);
-            }
-            current = Some((hour, partition));
+    /// Adds one request's events (a batch of the `events` schema); the batch is shared, not
+    /// copied: each run of rows of one hour goes to its partition as a slice of it.
+    pub fn add_events(&mut self, cluster: &str, events: RecordBatch) {
+        let rows = events.num_rows();
+        if rows == 0 {
+            return;
+        }
+        self.touch(rows);
+        self.bytes += events.get_array_memory_size();
+        let times = partition_times(&events);
+        let mut start = 0;
+        while start < rows {
+            let hour = hour_of(times[start]);
+            let end = (start + 1..rows)
+                .find(|&row| hour_of(times[row]) != hour)
+                .unwrap_or(rows);
+            self.flush
+                .events
+                .entry(PartitionKey::new(cluster, times[start]))
+                .or_default()
+                .push(events.slice(start, end - start));
+            start = end;
         }
     }
 
@@ -133,16 +136,24 @@ impl Buffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use schemas::batch::events_batch;
     use schemas::EventRow;
 
-    fn rows(n: usize, stage_at: i64) -> Vec<EventRow> {
-        (0..n)
-            .map(|i| EventRow {
+    fn rows_at(times: &[i64]) -> RecordBatch {
+        let rows: Vec<EventRow> = times
+            .iter()
+            .enumerate()
+            .map(|(i, &stage_at)| EventRow {
                 audit_id: Some(format!("id-{i}").into()),
                 stage_at: Some(stage_at),
                 ..EventRow::default()
             })
-            .collect()
+            .collect();
+        events_batch(&rows).unwrap()
+    }
+
+    fn rows(n: usize, stage_at: i64) -> RecordBatch {
+        rows_at(&vec![stage_at; n])
     }
 
     #[test]
@@ -156,10 +167,10 @@ mod tests {
             .pending()
             .events
             .iter()
-            .map(|(key, rows)| {
+            .map(|(key, batches)| {
                 (
                     format!("{}/{}", key.cluster, key.hour),
-                    rows.len().to_string(),
+                    crate::store::rows_of(batches).to_string(),
                 )
             })
             .collect();
@@ -169,6 +180,45 @@ mod tests {
                 ("a/00".into(), "2".into()),
                 ("a/01".into(), "1".into()),
                 ("b/00".into(), "1".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_request_spanning_hours_is_split_without_losing_rows() {
+        let hour = 3_600_000_000;
+        let mut buffer = Buffer::default();
+        buffer.add_events("a", rows_at(&[0, 1, hour, hour + 1, 2, 2 * hour]));
+        let ids: Vec<(String, Vec<String>)> = buffer
+            .pending()
+            .events
+            .iter()
+            .map(|(key, batches)| {
+                let ids = batches
+                    .iter()
+                    .flat_map(|batch| {
+                        let column = batch.column_by_name("audit_id").unwrap();
+                        let ids = datafusion::arrow::array::AsArray::as_string::<i32>(column);
+                        (0..batch.num_rows())
+                            .map(|row| ids.value(row).to_string())
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                (key.hour.clone(), ids)
+            })
+            .collect();
+        let expected = |hour: &str, ids: &[&str]| {
+            (
+                hour.to_string(),
+                ids.iter().map(|id| id.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            ids,
+            vec![
+                expected("00", &["id-0", "id-1", "id-4"]),
+                expected("01", &["id-2", "id-3"]),
+                expected("02", &["id-5"]),
             ]
         );
     }
@@ -196,7 +246,10 @@ mod tests {
         };
         let mut buffer = Buffer::default();
         buffer.add_events("a", rows(1, 0));
-        assert!(buffer.is_due(&by_bytes, now), "one row is over 100 bytes");
+        assert!(
+            buffer.is_due(&by_bytes, now),
+            "one row takes over 100 bytes"
+        );
 
         let by_age = BatchLimits {
             max_rows: usize::MAX,

@@ -20,9 +20,7 @@ use schemas::{Event, EventBatchBuilder, QuarantineRow};
 use crate::batcher::BatchLimits;
 use crate::decode::{parse_body, Contents, Decoded};
 use crate::stats::Stats;
-use crate::store::{
-    hour_of, ColumnarFlush, FileOptions, FlushStats, PartitionKey, Store, StoreError,
-};
+use crate::store::{hour_of, FileOptions, Flush, FlushStats, PartitionKey, Store, StoreError};
 
 /// `source` of imported events.
 pub const SOURCE_FILE: &str = "file";
@@ -83,7 +81,7 @@ impl<'a> Piece<'a> {
 /// Imports inputs into the store of one data directory.
 pub struct Importer {
     store: Store,
-    buffer: ColumnarFlush,
+    buffer: Flush,
     /// Rows and bytes of Arrow data in `buffer`.
     buffered: (usize, usize),
     limits: BatchLimits,
@@ -567,7 +565,7 @@ impl Importer {
     ) -> Result<Self, ImportError> {
         Ok(Importer {
             store: Store::open(data_dir, options)?,
-            buffer: ColumnarFlush::default(),
+            buffer: Flush::default(),
             buffered: (0, 0),
             limits,
             cluster: cluster.to_string(),
@@ -637,9 +635,7 @@ impl Importer {
         self.buffered = (0, 0);
         let store = self.store.clone();
         let stem = format!("i-{}", uuid::Uuid::now_v7().simple());
-        self.writing = Some(std::thread::spawn(move || {
-            store.write_columnar(&flush, &stem)
-        }));
+        self.writing = Some(std::thread::spawn(move || store.write(&flush, &stem, None)));
         Ok(())
     }
 

@@ -10,13 +10,15 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use schemas::{EventRow, QuarantineRow};
+use datafusion::arrow::record_batch::RecordBatch;
+use schemas::batch::events_batch;
+use schemas::{Event, QuarantineRow};
 use tokio::sync::oneshot;
 
 use crate::batcher::{BatchLimits, Buffer};
-use crate::decode::{decode_event, Decoded};
+use crate::decode::{decode_borrowed, Decoded};
 use crate::stats::Stats;
-use crate::store::{FileOptions, Flush, SharedRows, Store, StoreError};
+use crate::store::{FileOptions, Flush, Store, StoreError};
 use crate::tail::Tail;
 use crate::wal::record::{Record, RecordRef};
 use crate::wal::{self, WalError, WalWriter};
@@ -52,7 +54,8 @@ pub struct PipelineConfig {
 /// Events made durable, shared with the detection engine (not copied).
 pub struct Tapped {
     pub cluster: String,
-    pub events: SharedRows,
+    /// A batch of the `events` schema.
+    pub events: RecordBatch,
     /// Answered once the event rules ran on these events and their alerts are in the outbox
     /// (`--role detect` commits Kafka offsets then).
     pub done: Option<oneshot::Sender<Result<(), StorageFailed>>>,
@@ -100,8 +103,8 @@ impl std::fmt::Debug for Tap {
 impl Tap {
     /// Hands `events` to the engine, waiting at most [`TAP_WAIT`] for room (not at all while
     /// the engine is stuck).
-    fn send(&self, cluster: &str, events: &SharedRows, stats: &Stats) {
-        if events.is_empty() {
+    fn send(&self, cluster: &str, events: &RecordBatch, stats: &Stats) {
+        if events.num_rows() == 0 {
             return;
         }
         let mut message = Tapped {
@@ -126,7 +129,7 @@ impl Tap {
                 }
                 Err(TrySendError::Full(back) | TrySendError::Disconnected(back)) => {
                     self.stuck.store(true, Ordering::Relaxed);
-                    let skipped = back.events.len() as u64;
+                    let skipped = back.events.num_rows() as u64;
                     let before = stats
                         .detect_events_skipped
                         .fetch_add(skipped, Ordering::Relaxed);
@@ -179,14 +182,16 @@ pub struct Append {
     /// The encoded WAL record ([`crate::wal::record::RecordRef::encode`]).
     pub payload: Vec<u8>,
     pub cluster: String,
-    pub events: Vec<EventRow>,
+    /// The accepted events as one batch of the `events` schema, in the order they came.
+    pub events: RecordBatch,
     pub quarantined: Vec<QuarantineRow>,
     /// Answered once the record is fsynced (or the WAL failed).
     pub reply: oneshot::Sender<Result<(), StorageFailed>>,
 }
 
 impl Append {
-    /// The append of `decoded` (from `source`, received at `received_at` µs) for `cluster`.
+    /// The append of `decoded` (from `source`, received at `received_at` µs) for `cluster`:
+    /// the raw events for the WAL and their Arrow batch, built straight from the decoded text.
     pub fn new(
         decoded: Decoded<'_>,
         source: &str,
@@ -203,17 +208,41 @@ impl Append {
             quarantined: &decoded.quarantined,
         }
         .encode();
-        let events = decoded
-            .events
-            .into_iter()
-            .map(|(row, _)| row.into_owned())
-            .collect();
+        let mut quarantined = decoded.quarantined;
+        let events = batch_or_quarantine(&decoded.events, &mut quarantined, |index| {
+            format!("event {index} of the request")
+        });
         Append {
             payload,
             cluster,
             events,
-            quarantined: decoded.quarantined,
+            quarantined,
             reply,
+        }
+    }
+}
+
+/// The Arrow batch of decoded events. Building one cannot fail for decoded events; should it,
+/// the events are quarantined (located by `location` of their position), not lost.
+pub fn batch_or_quarantine(
+    events: &[(Event<'_>, &str)],
+    quarantined: &mut Vec<QuarantineRow>,
+    location: impl Fn(usize) -> String,
+) -> RecordBatch {
+    match events_batch(events.iter().map(|(row, _)| row)) {
+        Ok(batch) => batch,
+        Err(error) => {
+            tracing::error!(%error, events = events.len(), "cannot build the events batch; the events are quarantined");
+            for (index, (row, raw)) in events.iter().enumerate() {
+                quarantined.push(QuarantineRow {
+                    source: row.source.to_string(),
+                    received_at: row.received_at,
+                    location: location(index),
+                    reason: format!("cannot build the events batch: {error}"),
+                    raw: raw.to_string(),
+                });
+            }
+            RecordBatch::new_empty(schemas::events_schema())
         }
     }
 }
@@ -235,7 +264,7 @@ enum WalMessage {
 struct BatchMessage {
     lsn_end: u64,
     cluster: String,
-    events: SharedRows,
+    events: RecordBatch,
     quarantined: Vec<QuarantineRow>,
 }
 
@@ -295,26 +324,39 @@ fn spawn<T: Send + 'static>(
 }
 
 /// Decodes a replayed record's events again. They were valid when written; if one no longer
-/// is (a newer decoder), it goes to the quarantine rather than being lost.
+/// is (a newer decoder), or the batch cannot be built, it goes to the quarantine rather than
+/// being lost.
 fn replay_message(lsn: u64, record: Record) -> BatchMessage {
-    let mut events = Vec::with_capacity(record.events.len());
-    let mut quarantined = record.quarantined;
-    for (index, raw) in record.events.into_iter().enumerate() {
-        match decode_event(&raw, &record.source, record.received_at) {
-            Ok(row) => events.push(row),
+    let Record {
+        cluster,
+        source,
+        received_at,
+        events: raws,
+        mut quarantined,
+    } = record;
+    let location = |index: usize| format!("wal record {lsn} event {index}");
+    let mut events = Vec::with_capacity(raws.len());
+    let mut indices = Vec::with_capacity(raws.len());
+    for (index, raw) in raws.iter().enumerate() {
+        match decode_borrowed(raw, &source, received_at) {
+            Ok(row) => {
+                events.push((row, raw.as_str()));
+                indices.push(index);
+            }
             Err(reason) => quarantined.push(QuarantineRow {
-                source: record.source.clone(),
-                received_at: record.received_at,
-                location: format!("wal record {lsn} event {index}"),
+                source: source.clone(),
+                received_at,
+                location: location(index),
                 reason,
-                raw,
+                raw: raw.clone(),
             }),
         }
     }
+    let batch = batch_or_quarantine(&events, &mut quarantined, |at| location(indices[at]));
     BatchMessage {
         lsn_end: lsn + 1,
-        cluster: record.cluster,
-        events: Arc::new(events),
+        cluster,
+        events: batch,
         quarantined,
     }
 }
@@ -440,7 +482,7 @@ fn run_wal(
                     messages.push(BatchMessage {
                         lsn_end: first_lsn + offset as u64 + 1,
                         cluster: append.cluster,
-                        events: Arc::new(append.events),
+                        events: append.events,
                         quarantined: append.quarantined,
                     });
                 }
@@ -490,7 +532,7 @@ fn write(
         None => format!("i-{}", uuid::Uuid::now_v7().simple()),
     };
     let started = Instant::now();
-    let written = store.write(&mut job.flush, &stem, job.lsn_end)?;
+    let written = store.write(&job.flush, &stem, job.lsn_end)?;
     Stats::add(&stats.flushes, 1);
     Stats::add(&stats.files_written, written.files);
     Stats::add(&stats.bytes_written, written.bytes);
@@ -623,8 +665,8 @@ fn run_batcher(
 mod tests {
     use super::*;
 
-    fn rows(n: usize) -> SharedRows {
-        Arc::new(vec![EventRow::default(); n])
+    fn rows(n: usize) -> RecordBatch {
+        events_batch(&vec![schemas::EventRow::default(); n]).unwrap()
     }
 
     #[test]
@@ -643,9 +685,9 @@ mod tests {
         assert!(started.elapsed() < TAP_WAIT / 2);
         assert_eq!(stats.detect_events_skipped.load(Ordering::Relaxed), 6);
         // Once the engine takes from its queue, requests reach it again.
-        assert_eq!(rx.recv().unwrap().events.len(), 3);
+        assert_eq!(rx.recv().unwrap().events.num_rows(), 3);
         tap.send("prod", &rows(5), &stats);
-        assert_eq!(rx.recv().unwrap().events.len(), 5);
+        assert_eq!(rx.recv().unwrap().events.num_rows(), 5);
         assert_eq!(stats.detect_events_skipped.load(Ordering::Relaxed), 6);
     }
 }

@@ -1,12 +1,12 @@
 //! The tail: events that are acknowledged (in the WAL) but not yet in Parquet. Queries read it
 //! beside the files, so an event is queryable as soon as the webhook answered 200. It holds the
-//! rows the batcher holds (shared, not copied) and lets go of them once their flush is stored,
+//! events the batcher holds (the same Arrow batches, shared, not copied) and lets go of them once their flush is stored,
 //! so it is bounded by the batch limits.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use crate::store::{PartitionKey, SharedRows};
+use datafusion::arrow::record_batch::RecordBatch;
 
 /// A handle on the tail; clones share it.
 #[derive(Debug, Default, Clone)]
@@ -15,8 +15,8 @@ pub struct Tail(Arc<Mutex<TailState>>);
 #[derive(Debug, Default)]
 struct TailState {
     next: u64,
-    /// `(sequence number, cluster, rows)`, oldest first.
-    segments: VecDeque<(u64, String, SharedRows)>,
+    /// `(sequence number, cluster, events)`, oldest first.
+    segments: VecDeque<(u64, String, RecordBatch)>,
 }
 
 impl Tail {
@@ -24,8 +24,8 @@ impl Tail {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds one request's rows; returns their sequence number.
-    pub(crate) fn push(&self, cluster: &str, rows: SharedRows) -> u64 {
+    /// Adds one request's events; returns their sequence number.
+    pub(crate) fn push(&self, cluster: &str, rows: RecordBatch) -> u64 {
         let mut state = self.state();
         let seq = state.next;
         state.next += 1;
@@ -41,8 +41,8 @@ impl Tail {
         }
     }
 
-    /// The rows not yet in Parquet, by cluster.
-    pub fn snapshot(&self) -> Vec<(String, SharedRows)> {
+    /// The events not yet in Parquet (batches of the `events` schema), by cluster.
+    pub fn snapshot(&self) -> Vec<(String, RecordBatch)> {
         self.state()
             .segments
             .iter()
@@ -55,19 +55,13 @@ impl Tail {
         self.state()
             .segments
             .iter()
-            .map(|(_, _, rows)| rows.len())
+            .map(|(_, _, rows)| rows.num_rows())
             .sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// The `date` and `hour` partition values of a row, as the store names its directories.
-pub fn partition_of(cluster: &str, row: &schemas::EventRow) -> (String, String) {
-    let key = PartitionKey::new(cluster, row.partition_time());
-    (key.date, key.hour)
 }
 
 #[cfg(test)]
@@ -77,7 +71,7 @@ mod tests {
     #[test]
     fn released_segments_leave_and_later_ones_stay() {
         let tail = Tail::default();
-        let rows: SharedRows = Arc::new(Vec::new());
+        let rows = RecordBatch::new_empty(schemas::events_schema());
         let first = tail.push("a", rows.clone());
         let second = tail.push("b", rows.clone());
         assert_eq!(tail.snapshot().len(), 2);

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, Int32Builder, ListBuilder, MapBuilder, MapFieldNames, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayRef, Int32Builder, ListBuilder, MapBuilder, MapFieldNames, StringBuilder,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -26,8 +26,17 @@ fn map_names() -> Option<MapFieldNames> {
     })
 }
 
-fn timestamps() -> TimestampMicrosecondBuilder {
-    TimestampMicrosecondBuilder::new().with_timezone(UTC)
+fn timestamps(rows: usize) -> TimestampMicrosecondBuilder {
+    TimestampMicrosecondBuilder::with_capacity(rows).with_timezone(UTC)
+}
+
+/// A text column's builder with room for `rows` short values (it grows for longer ones).
+fn text(rows: usize) -> StringBuilder {
+    StringBuilder::with_capacity(rows, rows * 16)
+}
+
+fn text_list(rows: usize) -> TextList {
+    TextList::with_capacity(text(rows), rows)
 }
 
 fn append_list<S: AsRef<str>>(builder: &mut TextList, items: Option<&[S]>) {
@@ -80,18 +89,13 @@ struct UserColumns {
 }
 
 impl UserColumns {
-    fn new(with_extra: bool) -> Self {
+    fn new(with_extra: bool, rows: usize) -> Self {
         UserColumns {
-            name: StringBuilder::new(),
-            uid: StringBuilder::new(),
-            groups: TextList::new(StringBuilder::new()),
-            extra: with_extra.then(|| {
-                MapBuilder::new(
-                    map_names(),
-                    StringBuilder::new(),
-                    TextList::new(StringBuilder::new()),
-                )
-            }),
+            name: text(rows),
+            uid: text(rows),
+            groups: text_list(rows),
+            extra: with_extra
+                .then(|| MapBuilder::with_capacity(map_names(), text(0), text_list(0), rows)),
         }
     }
 
@@ -126,7 +130,6 @@ impl UserColumns {
     }
 }
 
-#[derive(Default)]
 struct ObjectColumns {
     resource: StringBuilder,
     subresource: StringBuilder,
@@ -139,6 +142,19 @@ struct ObjectColumns {
 }
 
 impl ObjectColumns {
+    fn new(rows: usize) -> Self {
+        ObjectColumns {
+            resource: text(rows),
+            subresource: text(rows),
+            namespace: text(rows),
+            name: text(rows),
+            uid: text(rows),
+            api_group: text(rows),
+            api_version: text(rows),
+            resource_version: text(rows),
+        }
+    }
+
     fn push(&mut self, object: Option<&Object<'_>>) {
         let empty = Object::default();
         let object = object.unwrap_or(&empty);
@@ -171,7 +187,6 @@ impl ObjectColumns {
     }
 }
 
-#[derive(Default)]
 struct ResponseColumns {
     code: Int32Builder,
     status: StringBuilder,
@@ -180,6 +195,15 @@ struct ResponseColumns {
 }
 
 impl ResponseColumns {
+    fn new(rows: usize) -> Self {
+        ResponseColumns {
+            code: Int32Builder::with_capacity(rows),
+            status: text(rows),
+            reason: text(rows),
+            message: text(rows),
+        }
+    }
+
     fn push(&mut self, response: Option<&Response<'_>>) {
         let empty = Response::default();
         let response = response.unwrap_or(&empty);
@@ -205,32 +229,38 @@ impl Default for EventBatchBuilder {
 
 impl EventBatchBuilder {
     pub fn new() -> Self {
+        Self::with_capacity(1024)
+    }
+
+    /// A builder with room for `rows` rows of short values (it grows as needed). A batch keeps
+    /// the room it was built with, so small batches should be built with a small one.
+    pub fn with_capacity(rows: usize) -> Self {
         EventBatchBuilder {
             rows: 0,
-            source: StringBuilder::new(),
-            received_at: timestamps(),
-            kind: StringBuilder::new(),
-            api_version: StringBuilder::new(),
-            level: StringBuilder::new(),
-            audit_id: StringBuilder::new(),
-            stage: StringBuilder::new(),
-            verb: StringBuilder::new(),
-            request_uri: StringBuilder::new(),
-            user_agent: StringBuilder::new(),
-            source_ips: TextList::new(StringBuilder::new()),
-            source_ip: StringBuilder::new(),
-            user: UserColumns::new(true),
-            impersonated: UserColumns::new(false),
-            object: ObjectColumns::default(),
-            response: ResponseColumns::default(),
-            authz_decision: StringBuilder::new(),
-            authz_reason: StringBuilder::new(),
-            request_object: StringBuilder::new(),
-            response_object: StringBuilder::new(),
-            annotations: MapBuilder::new(map_names(), StringBuilder::new(), StringBuilder::new()),
-            request_received_at: timestamps(),
-            stage_at: timestamps(),
-            extra: StringBuilder::new(),
+            source: text(rows),
+            received_at: timestamps(rows),
+            kind: text(rows),
+            api_version: text(rows),
+            level: text(rows),
+            audit_id: text(rows),
+            stage: text(rows),
+            verb: text(rows),
+            request_uri: text(rows),
+            user_agent: text(rows),
+            source_ips: text_list(rows),
+            source_ip: text(rows),
+            user: UserColumns::new(true, rows),
+            impersonated: UserColumns::new(false, rows),
+            object: ObjectColumns::new(rows),
+            response: ResponseColumns::new(rows),
+            authz_decision: text(rows),
+            authz_reason: text(rows),
+            request_object: text(rows),
+            response_object: text(rows),
+            annotations: MapBuilder::with_capacity(map_names(), text(rows), text(rows), rows),
+            request_received_at: timestamps(rows),
+            stage_at: timestamps(rows),
+            extra: text(rows),
         }
     }
 
@@ -339,11 +369,38 @@ impl EventBatchBuilder {
 pub fn events_batch<'a, 'b: 'a>(
     rows: impl IntoIterator<Item = &'a Event<'b>>,
 ) -> Result<RecordBatch, ArrowError> {
-    let mut builder = EventBatchBuilder::new();
+    let rows = rows.into_iter();
+    let mut builder = EventBatchBuilder::with_capacity(rows.size_hint().0.max(1));
     for row in rows {
         builder.push(row)?;
     }
     builder.finish()
+}
+
+/// Each row's partition time in µs, as [`Event::partition_time`] has it: `stage_at`, else
+/// `request_received_at`, else `received_at`. Missing columns count as nulls.
+pub fn partition_times(batch: &RecordBatch) -> Vec<i64> {
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>())
+    };
+    let (stage, received, accepted) = (
+        column("stage_at"),
+        column("request_received_at"),
+        column("received_at"),
+    );
+    let value = |array: Option<&TimestampMicrosecondArray>, row: usize| {
+        array.and_then(|a| a.is_valid(row).then(|| a.value(row)))
+    };
+    (0..batch.num_rows())
+        .map(|row| {
+            value(stage, row)
+                .or_else(|| value(received, row))
+                .or_else(|| value(accepted, row))
+                .unwrap_or(0)
+        })
+        .collect()
 }
 
 /// Builds `quarantine` batches. Columns follow [`crate::columns::QUARANTINE_COLUMNS`].
@@ -359,7 +416,7 @@ impl Default for QuarantineBatchBuilder {
     fn default() -> Self {
         QuarantineBatchBuilder {
             source: StringBuilder::new(),
-            received_at: timestamps(),
+            received_at: timestamps(1024),
             location: StringBuilder::new(),
             reason: StringBuilder::new(),
             raw: StringBuilder::new(),

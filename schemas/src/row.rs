@@ -96,31 +96,6 @@ impl Event<'_> {
             .or(self.request_received_at)
             .unwrap_or(self.received_at)
     }
-
-    /// A rough count of the bytes this row holds, for batch size limits.
-    pub fn approx_bytes(&self) -> usize {
-        fn opt(value: &Option<Text<'_>>) -> usize {
-            value.as_ref().map_or(0, |text| text.len())
-        }
-        let fixed = 160;
-        let texts = opt(&self.request_uri)
-            + opt(&self.user_agent)
-            + opt(&self.request_object)
-            + opt(&self.response_object)
-            + opt(&self.extra)
-            + opt(&self.audit_id);
-        let annotations: usize = self
-            .annotations
-            .iter()
-            .flatten()
-            .map(|(k, v)| k.len() + v.len())
-            .sum();
-        let message = self
-            .response
-            .as_ref()
-            .map_or(0, |response| opt(&response.message));
-        fixed + texts + annotations + message
-    }
 }
 
 fn owned(text: Option<Text<'_>>) -> Option<Text<'static>> {

@@ -72,7 +72,7 @@ pub struct ServeArgs {
     /// Flush to Parquet once this many events are buffered.
     #[arg(long, default_value_t = batcher::DEFAULT_MAX_ROWS, env = "AUDITLENS_FLUSH_MAX_ROWS")]
     pub flush_max_rows: usize,
-    /// Flush to Parquet once the buffered events hold about this many bytes.
+    /// Flush to Parquet once the buffered events take this many bytes of Arrow memory.
     #[arg(long, default_value_t = batcher::DEFAULT_MAX_BYTES, env = "AUDITLENS_FLUSH_MAX_BYTES")]
     pub flush_max_bytes: usize,
     /// Flush to Parquet once the oldest buffered event waited this long (milliseconds).

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{ArrayRef, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -44,28 +44,16 @@ pub fn input_batch<'a>(
     RecordBatch::try_new(detection_schema(), columns)
 }
 
+/// Events of one cluster (a batch of the `events` schema) as a batch of [`detection_schema`].
+pub fn with_cluster(events: &RecordBatch, cluster: &str) -> Result<RecordBatch, ArrowError> {
+    let mut columns: Vec<ArrayRef> = events.columns().to_vec();
+    columns.push(Arc::new(StringArray::from(vec![
+        cluster;
+        events.num_rows()
+    ])));
+    RecordBatch::try_new(detection_schema(), columns)
+}
+
 /// Each row's event time in µs: `stage_at`, else `request_received_at`, else `received_at`
 /// (as the row's partition).
-pub fn event_times(batch: &RecordBatch) -> Vec<i64> {
-    let column = |name: &str| {
-        batch
-            .column_by_name(name)
-            .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>())
-    };
-    let (stage, received, accepted) = (
-        column("stage_at"),
-        column("request_received_at"),
-        column("received_at"),
-    );
-    let value = |array: Option<&TimestampMicrosecondArray>, row: usize| {
-        array.and_then(|a| (!a.is_null(row)).then(|| a.value(row)))
-    };
-    (0..batch.num_rows())
-        .map(|row| {
-            value(stage, row)
-                .or_else(|| value(received, row))
-                .or_else(|| value(accepted, row))
-                .unwrap_or(0)
-        })
-        .collect()
-}
+pub use schemas::batch::partition_times as event_times;

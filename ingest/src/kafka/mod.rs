@@ -19,7 +19,9 @@ use schemas::QuarantineRow;
 use tokio::sync::{oneshot, watch};
 
 use crate::decode::{decode_body, Decoded};
-use crate::pipeline::{Append, AppendRefused, PipelineHandle, StorageFailed, Tap, Tapped};
+use crate::pipeline::{
+    batch_or_quarantine, Append, AppendRefused, PipelineHandle, StorageFailed, Tap, Tapped,
+};
 use crate::server::auth::validate_cluster;
 use crate::stats::Stats;
 
@@ -165,7 +167,7 @@ impl KafkaSource {
         let payload = message.payload().unwrap_or_default();
         let received_at = chrono::Utc::now().timestamp_micros();
         let decoded = self.decode(payload, &location, received_at);
-        let (accepted, quarantined) = (decoded.events.len(), decoded.quarantined.len());
+        let (mut accepted, mut quarantined) = (decoded.events.len(), decoded.quarantined.len());
         let (reply_tx, reply) = oneshot::channel();
         match destination {
             Destination::Wal(pipeline) => {
@@ -177,14 +179,16 @@ impl KafkaSource {
                     // Nothing for the rules: done at once.
                     let _ = reply_tx.send(Ok(()));
                 } else {
-                    let events = decoded
-                        .events
-                        .into_iter()
-                        .map(|(row, _)| row.into_owned())
-                        .collect();
+                    // Only the rules see these events; none is stored here.
+                    let mut unbuilt = Vec::new();
+                    let events = batch_or_quarantine(&decoded.events, &mut unbuilt, |index| {
+                        format!("{location} event {index}")
+                    });
+                    accepted -= unbuilt.len();
+                    quarantined += unbuilt.len();
                     let tapped = Tapped {
                         cluster,
-                        events: Arc::new(events),
+                        events,
                         done: Some(reply_tx),
                     };
                     offer_until_taken(tapped, |tapped| tap.offer(tapped), stop).await?;

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use super::KafkaSource;
 use crate::batcher::{BatchLimits, Buffer};
+use crate::pipeline::batch_or_quarantine;
 use crate::stats::Stats;
 use crate::store::object::ObjectTarget;
 use crate::store::{Flush, FlushStats, Store, StoreError};
@@ -31,13 +32,13 @@ pub enum Target {
 
 impl Target {
     /// Stores `flush` as files named `STEM.parquet`; gives the rows back with the outcome.
-    async fn write(&self, mut flush: Flush, stem: &str) -> (Flush, Result<FlushStats, StoreError>) {
+    async fn write(&self, flush: Flush, stem: &str) -> (Flush, Result<FlushStats, StoreError>) {
         match self {
             Target::Local(store) => {
                 let store = store.clone();
                 let stem = stem.to_string();
                 let done = tokio::task::spawn_blocking(move || {
-                    let result = store.write(&mut flush, &stem, None);
+                    let result = store.write(&flush, &stem, None);
                     (flush, result)
                 })
                 .await;
@@ -209,14 +210,13 @@ pub async fn run(
                     });
                     entry.last = offset;
                     entry.messages += 1;
-                    stats.events(&cluster, decoded.events.len(), decoded.quarantined.len());
-                    let rows: Vec<_> = decoded
-                        .events
-                        .into_iter()
-                        .map(|(row, _)| row.into_owned())
-                        .collect();
-                    entry.buffer.add_events(&cluster, rows);
-                    entry.buffer.add_quarantined(&cluster, decoded.quarantined);
+                    let mut quarantined = decoded.quarantined;
+                    let events = batch_or_quarantine(&decoded.events, &mut quarantined, |index| {
+                        format!("{location} event {index}")
+                    });
+                    stats.events(&cluster, events.num_rows(), quarantined.len());
+                    entry.buffer.add_events(&cluster, events);
+                    entry.buffer.add_quarantined(&cluster, quarantined);
                 }
                 Err(error) => {
                     tracing::warn!(%error, "writer: consumer error");

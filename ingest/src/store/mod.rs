@@ -14,11 +14,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use schemas::time::partition_of;
-use schemas::{EventRow, QuarantineRow};
+use schemas::QuarantineRow;
 use serde::{Deserialize, Serialize};
 
 pub use self::parquet::FileOptions;
@@ -82,40 +81,11 @@ impl PartitionKey {
     }
 }
 
-/// Accepted rows as they came in one request, shared by the store and the detection engine
-/// (neither copies them).
-pub type SharedRows = Arc<Vec<EventRow>>;
-
-/// One row of [`SharedRows`].
-#[derive(Debug, Clone)]
-pub struct RowRef {
-    rows: SharedRows,
-    index: usize,
-}
-
-impl RowRef {
-    pub fn new(rows: SharedRows, index: usize) -> Option<RowRef> {
-        (index < rows.len()).then_some(RowRef { rows, index })
-    }
-
-    pub fn row(&self) -> &EventRow {
-        &self.rows[self.index]
-    }
-}
-
-impl From<EventRow> for RowRef {
-    fn from(row: EventRow) -> Self {
-        RowRef {
-            rows: Arc::new(vec![row]),
-            index: 0,
-        }
-    }
-}
-
-/// Rows to write in one flush, by partition.
+/// Events to write in one flush, as Arrow batches of the `events` schema by partition, and
+/// quarantined inputs by partition.
 #[derive(Debug, Default)]
 pub struct Flush {
-    pub events: BTreeMap<PartitionKey, Vec<RowRef>>,
+    pub events: BTreeMap<PartitionKey, Vec<RecordBatch>>,
     pub quarantine: BTreeMap<PartitionKey, Vec<QuarantineRow>>,
 }
 
@@ -263,7 +233,7 @@ impl Store {
     /// and advances the checkpoint.
     pub fn write(
         &self,
-        flush: &mut Flush,
+        flush: &Flush,
         stem: &str,
         checkpoint: Option<u64>,
     ) -> Result<FlushStats, StoreError> {
@@ -278,12 +248,12 @@ impl Store {
         }
         let mut stats = FlushStats::default();
         let mut paths = files.iter();
-        for rows in flush.events.values_mut() {
+        for batches in flush.events.values() {
             // planned_files lists one path per partition, in this order.
             let path = paths.next().expect("one planned file per events partition");
             create_parent(path)?;
-            stats.bytes += parquet::write_events(path, rows, &self.options)?;
-            stats.events += rows.len() as u64;
+            stats.bytes += parquet::write_event_batches(path, batches, &self.options)?;
+            stats.events += rows_of(batches);
             stats.files += 1;
         }
         for rows in flush.quarantine.values() {
@@ -309,46 +279,9 @@ impl Store {
     }
 }
 
-/// Rows to write in one flush as Arrow batches, by partition (`auditlens import`, which builds
-/// the batches on its decoding workers).
-#[derive(Debug, Default)]
-pub struct ColumnarFlush {
-    pub events: BTreeMap<PartitionKey, Vec<RecordBatch>>,
-    pub quarantine: BTreeMap<PartitionKey, Vec<QuarantineRow>>,
-}
-
-impl Store {
-    /// Writes every partition of `flush` as one file named `STEM.parquet`, events sorted by
-    /// `stage_at`. Without the WAL protocol: the input is the durable copy.
-    pub fn write_columnar(
-        &self,
-        flush: &ColumnarFlush,
-        stem: &str,
-    ) -> Result<FlushStats, StoreError> {
-        let name = format!("{stem}.parquet");
-        let mut stats = FlushStats::default();
-        let mut written = Vec::new();
-        for (key, batches) in &flush.events {
-            let path = key.dir(&self.events).join(&name);
-            create_parent(&path)?;
-            stats.bytes += parquet::write_event_batches(&path, batches, &self.options)?;
-            stats.events += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
-            stats.files += 1;
-            written.push(path);
-        }
-        for (key, rows) in &flush.quarantine {
-            let path = key.dir(&self.quarantine).join(&name);
-            create_parent(&path)?;
-            stats.bytes += parquet::write_quarantine(&path, rows, &self.options)?;
-            stats.quarantined += rows.len() as u64;
-            stats.files += 1;
-            written.push(path);
-        }
-        for path in &written {
-            sync_parent(path)?;
-        }
-        Ok(stats)
-    }
+/// Rows in `batches`.
+pub(crate) fn rows_of(batches: &[RecordBatch]) -> u64 {
+    batches.iter().map(|batch| batch.num_rows() as u64).sum()
 }
 
 #[cfg(test)]

@@ -106,15 +106,15 @@ impl ObjectTarget {
     pub async fn write(&self, flush: &Flush, stem: &str) -> Result<FlushStats, StoreError> {
         let name = format!("{stem}.parquet");
         let mut stats = FlushStats::default();
-        for (key, rows) in &flush.events {
+        for (key, batches) in &flush.events {
             let location = self.location("events", key, &name);
             let bytes = self
-                .encode(rows, |rows, options| {
-                    parquet::encode_events(Vec::new(), rows, options)
+                .encode(batches, |batches, options| {
+                    parquet::encode_event_batches(Vec::new(), batches, options)
                 })
                 .await?;
             stats.bytes += self.put(&location, bytes).await?;
-            stats.events += rows.len() as u64;
+            stats.events += super::rows_of(batches);
             stats.files += 1;
         }
         for (key, rows) in &flush.quarantine {

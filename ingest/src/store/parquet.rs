@@ -15,9 +15,9 @@ use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::parquet::schema::types::ColumnPath;
-use schemas::{events_schema, EventBatchBuilder, QuarantineBatchBuilder, QuarantineRow};
+use schemas::{events_schema, QuarantineBatchBuilder, QuarantineRow};
 
-use super::{RowRef, StoreError};
+use super::StoreError;
 
 /// Rows per row group: small enough that a time range skips most of a file, large enough to
 /// compress well.
@@ -109,28 +109,6 @@ pub(crate) fn encode<W: Write + Send>(
     writer.into_inner().map_err(|e| encode_error(&e))
 }
 
-/// Encodes `rows` (sorted here by `stage_at`, nulls first) as one `events` file into `out`.
-pub fn encode_events<W: Write + Send>(
-    out: W,
-    rows: &mut [RowRef],
-    options: &FileOptions,
-) -> Result<W, StoreError> {
-    rows.sort_by_key(|row| row.row().stage_at);
-    let stage_at = events_schema().index_of("stage_at").ok();
-    let props = properties(options, stage_at)?;
-    let mut chunks = rows.chunks(options.row_group_rows.max(1));
-    let mut builder = EventBatchBuilder::new();
-    encode(out, events_schema(), props, || {
-        let chunk = chunks.next()?;
-        for row in chunk {
-            if let Err(error) = builder.push(row.row()) {
-                return Some(Err(error));
-            }
-        }
-        Some(builder.finish())
-    })
-}
-
 /// Encodes `rows` as one `quarantine` file into `out`.
 pub fn encode_quarantine<W: Write + Send>(
     out: W,
@@ -167,23 +145,24 @@ pub(crate) fn write_file(
     Ok(bytes)
 }
 
-/// Writes `rows` (sorted here by `stage_at`, nulls first) as one `events` file; returns its size.
-pub fn write_events(
-    path: &Path,
-    rows: &mut [RowRef],
-    options: &FileOptions,
-) -> Result<u64, StoreError> {
-    write_file(path, |file| encode_events(file, rows, options))
-}
-
-/// Writes `batches` of `events` rows as one file, sorted by `stage_at` (nulls first; rows with
-/// equal times keep their order); returns its size. Batches already in order are encoded as they
-/// are; otherwise each row group is gathered from them in order, so the rows are copied once.
+/// Writes `batches` of `events` rows as one file, sorted by `stage_at`; returns its size.
 pub fn write_event_batches(
     path: &Path,
     batches: &[RecordBatch],
     options: &FileOptions,
 ) -> Result<u64, StoreError> {
+    write_file(path, |file| encode_event_batches(file, batches, options))
+}
+
+/// Encodes `batches` of `events` rows as one file into `out`, sorted by `stage_at` (nulls
+/// first; rows with equal times keep their order). Batches already in order are encoded as
+/// they are; otherwise each row group is gathered from them in order, so the rows are copied
+/// once.
+pub fn encode_event_batches<W: Write + Send>(
+    out: W,
+    batches: &[RecordBatch],
+    options: &FileOptions,
+) -> Result<W, StoreError> {
     let encode_error = |e: ArrowError| StoreError::Encode(e.to_string());
     let stage_at = events_schema().index_of("stage_at").map_err(encode_error)?;
     let times = batches
@@ -209,21 +188,15 @@ pub fn write_event_batches(
     let props = properties(options, Some(stage_at))?;
     if sorted {
         let mut next = batches.iter();
-        return write_file(path, |file| {
-            encode(file, events_schema(), props, || {
-                next.next().cloned().map(Ok)
-            })
-        });
+        return encode(out, events_schema(), props, || next.next().cloned().map(Ok));
     }
     order.sort_by_key(|&at| key(at));
     let sources: Vec<&RecordBatch> = batches.iter().collect();
     let mut groups = order.chunks(options.row_group_rows.max(1));
-    write_file(path, |file| {
-        encode(file, events_schema(), props, || {
-            groups
-                .next()
-                .map(|rows| interleave_record_batch(&sources, rows))
-        })
+    encode(out, events_schema(), props, || {
+        groups
+            .next()
+            .map(|rows| interleave_record_batch(&sources, rows))
     })
 }
 

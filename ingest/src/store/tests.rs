@@ -3,6 +3,7 @@ use datafusion::arrow::datatypes::TimestampMicrosecondType;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::*;
+use schemas::EventRow;
 
 fn row(id: &str, stage_at: Option<i64>) -> EventRow {
     EventRow {
@@ -15,11 +16,13 @@ fn row(id: &str, stage_at: Option<i64>) -> EventRow {
     }
 }
 
+/// Each row as a batch of its own, in its partition.
 fn flush_of(rows: Vec<EventRow>) -> Flush {
     let mut flush = Flush::default();
     for row in rows {
         let key = PartitionKey::new("prod", row.partition_time());
-        flush.events.entry(key).or_default().push(row.into());
+        let batch = schemas::batch::events_batch([&row]).unwrap();
+        flush.events.entry(key).or_default().push(batch);
     }
     flush
 }
@@ -54,14 +57,14 @@ fn files_land_in_hive_partitions_sorted_by_stage_at() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_row_groups_of_two(dir.path());
     let hour = 3_600_000_000;
-    let mut flush = flush_of(vec![
+    let flush = flush_of(vec![
         row("c", Some(30)),
         row("a", Some(10)),
         row("x", Some(hour + 1)),
         row("b", Some(20)),
         row("n", None),
     ]);
-    let stats = store.write(&mut flush, "w-1", Some(1)).unwrap();
+    let stats = store.write(&flush, "w-1", Some(1)).unwrap();
     assert_eq!(stats.events, 5);
     let files = parquet_files(&dir.path().join("events"));
     let names: Vec<String> = files
@@ -97,10 +100,10 @@ fn an_interrupted_flush_is_undone_on_recovery() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), FileOptions::default()).unwrap();
     store
-        .write(&mut flush_of(vec![row("a", Some(1))]), "w-1", Some(1))
+        .write(&flush_of(vec![row("a", Some(1))]), "w-1", Some(1))
         .unwrap();
     // A flush that wrote its intent and a file, then crashed before the checkpoint.
-    let mut second = flush_of(vec![row("b", Some(2))]);
+    let second = flush_of(vec![row("b", Some(2))]);
     let planned = store.planned_files(&second, "w-2");
     write_state(
         &store.intent_path(),
@@ -111,9 +114,9 @@ fn an_interrupted_flush_is_undone_on_recovery() {
         .unwrap(),
     )
     .unwrap();
-    parquet::write_events(
+    parquet::write_event_batches(
         &planned[0],
-        &mut second.events.values_mut().next().unwrap()[..],
+        second.events.values().next().unwrap(),
         &FileOptions::default(),
     )
     .unwrap();
@@ -129,9 +132,9 @@ fn an_interrupted_flush_is_undone_on_recovery() {
 fn a_finished_flush_whose_intent_remained_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), FileOptions::default()).unwrap();
-    let mut flush = flush_of(vec![row("a", Some(1))]);
+    let flush = flush_of(vec![row("a", Some(1))]);
     let planned = store.planned_files(&flush, "w-5");
-    store.write(&mut flush, "w-5", Some(5)).unwrap();
+    store.write(&flush, "w-5", Some(5)).unwrap();
     write_state(
         &store.intent_path(),
         &serde_json::to_vec(&Intent {
@@ -146,18 +149,12 @@ fn a_finished_flush_whose_intent_remained_is_kept() {
 }
 
 #[test]
-fn columnar_flushes_are_sorted_by_stage_at_keeping_the_order_of_equal_times() {
+fn flushes_are_sorted_by_stage_at_keeping_the_order_of_equal_times() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_row_groups_of_two(dir.path());
-    let batch = |rows: Vec<EventRow>| {
-        let mut builder = schemas::EventBatchBuilder::new();
-        for row in &rows {
-            builder.push(row).unwrap();
-        }
-        builder.finish().unwrap()
-    };
+    let batch = |rows: Vec<EventRow>| schemas::batch::events_batch(&rows).unwrap();
     let key = PartitionKey::new("prod", 0);
-    let mut flush = ColumnarFlush::default();
+    let mut flush = Flush::default();
     flush.events.insert(
         key.clone(),
         vec![
@@ -179,7 +176,7 @@ fn columnar_flushes_are_sorted_by_stage_at_keeping_the_order_of_equal_times() {
             raw: "{".into(),
         }],
     );
-    let stats = store.write_columnar(&flush, "i-1").unwrap();
+    let stats = store.write(&flush, "i-1", None).unwrap();
     assert_eq!((stats.events, stats.quarantined, stats.files), (5, 1, 2));
     let file = dir
         .path()
@@ -197,4 +194,40 @@ fn columnar_flushes_are_sorted_by_stage_at_keeping_the_order_of_equal_times() {
         .path()
         .join("quarantine/cluster=prod/date=1970-01-01/hour=00/i-1.parquet")
         .exists());
+}
+
+#[test]
+fn batches_already_in_order_are_written_in_full_row_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_row_groups_of_two(dir.path());
+    let batch = |rows: Vec<EventRow>| schemas::batch::events_batch(&rows).unwrap();
+    let mut flush = Flush::default();
+    flush.events.insert(
+        PartitionKey::new("prod", 0),
+        vec![
+            batch(vec![row("n", None), row("a", Some(10)), row("b", Some(20))]),
+            batch(vec![row("c", Some(20))]),
+            batch(vec![row("d", Some(30))]),
+        ],
+    );
+    let stats = store.write(&flush, "i-1", None).unwrap();
+    assert_eq!(stats.events, 5);
+    let file = dir
+        .path()
+        .join("events/cluster=prod/date=1970-01-01/hour=00/i-1.parquet");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&file).unwrap()).unwrap();
+    let groups: Vec<i64> = reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|group| group.num_rows())
+        .collect();
+    assert_eq!(groups, [2, 2, 1]);
+    let mut ids = Vec::new();
+    for batch in reader.build().unwrap() {
+        let batch = batch.unwrap();
+        let column = batch.column_by_name("audit_id").unwrap().as_string::<i32>();
+        ids.extend(column.iter().map(|id| id.unwrap().to_string()));
+    }
+    assert_eq!(ids, ["n", "a", "b", "c", "d"]);
 }
