@@ -181,17 +181,9 @@ pub type Sink<'s, T = Piece<'static>> = dyn FnMut(T) -> Result<(), ImportError> 
 /// the sink), while the lines it borrows from are at hand.
 pub type Prepare<'p, T> = dyn for<'c> Fn(Piece<'c>) -> T + Sync + 'p;
 
-/// Opens `path` (gzip detected by its magic bytes) and decodes it into `sink`. `progress` counts
-/// the bytes read from the file.
-pub fn read_path(
-    path: &Path,
-    progress: Arc<std::sync::atomic::AtomicU64>,
-    sink: &mut Sink<'_>,
-) -> Result<InputSummary, ImportError> {
-    read_path_prepared(path, progress, &|piece| piece.into_owned(), sink)
-}
-
-/// [`read_path`], each piece turned by `prepare` on the worker that decoded it.
+/// Opens `path` (gzip detected by its magic bytes) and decodes it into `sink`, each piece
+/// turned by `prepare` on the worker that decoded it. `progress` counts the bytes read from the
+/// file.
 pub fn read_path_prepared<T: Send>(
     path: &Path,
     progress: Arc<std::sync::atomic::AtomicU64>,

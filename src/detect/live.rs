@@ -13,14 +13,11 @@ use analyze::alerts::log::LogReader;
 use analyze::alerts::sink::SinkRunner;
 use analyze::alerts::Outbox;
 use analyze::detect::{
-    detection_schema, event_times, with_cluster, Engine, EngineOptions, Lists, Mode, Rule,
-    RuleStatus,
+    detection_schema, in_time_order, Engine, EngineOptions, Lists, Mode, Rule, RuleStatus,
 };
 use analyze::{open_session, QueryOptions};
 use anyhow::Context;
-use datafusion::arrow::compute::interleave_record_batch;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
 use ingest::pipeline::{Tap, Tapped};
@@ -180,7 +177,11 @@ async fn run(
             || pending_rows >= MAX_BATCH_EVENTS
             || first_pending.is_some_and(|first| first.elapsed() >= MAX_BATCH_WAIT);
         if due && !pending.is_empty() {
-            let batch = engine_batch(&pending);
+            let batch = in_time_order(
+                pending
+                    .iter()
+                    .map(|tapped| (&tapped.events, tapped.cluster.as_str())),
+            );
             let done: Vec<_> = pending
                 .iter_mut()
                 .filter_map(|tapped| tapped.done.take())
@@ -224,33 +225,6 @@ async fn run(
         Err(_) => return,
     };
     outbox.shutdown().await;
-}
-
-/// The requests' events as one batch of the detection schema, in event-time order, as the
-/// engines want it (a batch in order needs no reordering in either engine): each row is copied
-/// once, gathered in order from the requests' batches.
-fn engine_batch(pending: &[Tapped]) -> Result<RecordBatch, ArrowError> {
-    let sources = pending
-        .iter()
-        .map(|tapped| with_cluster(&tapped.events, &tapped.cluster))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut order: Vec<(i64, usize, usize)> = sources
-        .iter()
-        .enumerate()
-        .flat_map(|(source, batch)| {
-            event_times(batch)
-                .into_iter()
-                .enumerate()
-                .map(move |(row, time)| (time, source, row))
-        })
-        .collect();
-    order.sort_by_key(|(time, _, _)| *time);
-    let indices: Vec<(usize, usize)> = order
-        .iter()
-        .map(|&(_, source, row)| (source, row))
-        .collect();
-    let sources: Vec<&RecordBatch> = sources.iter().collect();
-    interleave_record_batch(&sources, &indices)
 }
 
 /// The window and sequence rules' thread: the batches the event rules saw, in the same order,

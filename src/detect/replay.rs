@@ -1,14 +1,18 @@
 //! Audit log files through the engine in event-time order: files in the order given, each read
 //! in chunks sorted by event time (kube-apiserver writes its log in time order; the chunks mend
-//! small disorder), fed in batches.
+//! small disorder), fed in batches. The file's decoding workers build the Arrow batches.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use analyze::detect::{input_batch, Engine};
+use analyze::detect::{in_time_order, Engine};
 use anyhow::Context;
-use schemas::{Alert, EventRow};
+use datafusion::arrow::record_batch::RecordBatch;
+use ingest::import::ImportError;
+use ingest::store::StoreError;
+use schemas::batch::events_batch;
+use schemas::Alert;
 
 /// Events the engine sees at once: as many as `serve` gives it at most.
 const BATCH_EVENTS: usize = super::live::MAX_BATCH_EVENTS;
@@ -30,22 +34,30 @@ pub async fn replay(
     cluster: &str,
     on_alert: &mut dyn FnMut(Alert) -> anyhow::Result<()>,
 ) -> anyhow::Result<ReplaySummary> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<EventRow>>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RecordBatch>>(2);
     let reader_paths = paths.to_vec();
     let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<(u64, u64)> {
         let (mut events, mut quarantined) = (0u64, 0u64);
-        let mut chunk = Vec::with_capacity(CHUNK_EVENTS);
+        let (mut chunk, mut rows) = (Vec::new(), 0);
         for path in &reader_paths {
             let progress = Arc::new(AtomicU64::new(0));
-            let summary = ingest::import::read_path(path, progress, &mut |piece| {
-                chunk.extend(piece.events);
-                if chunk.len() >= CHUNK_EVENTS {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_EVENTS));
-                    // The receiver stops only on an error, which the caller reports.
-                    let _ = tx.blocking_send(full);
-                }
-                Ok(())
-            })
+            let summary = ingest::import::read_path_prepared(
+                path,
+                progress,
+                &|piece| events_batch(&piece.events),
+                &mut |batch| {
+                    let batch =
+                        batch.map_err(|e| ImportError::Store(StoreError::Encode(e.to_string())))?;
+                    rows += batch.num_rows();
+                    chunk.push(batch);
+                    if rows >= CHUNK_EVENTS {
+                        rows = 0;
+                        // The receiver stops only on an error, which the caller reports.
+                        let _ = tx.blocking_send(std::mem::take(&mut chunk));
+                    }
+                    Ok(())
+                },
+            )
             .with_context(|| format!("cannot read {}", path.display()))?;
             events += summary.events;
             quarantined += summary.quarantined;
@@ -59,10 +71,11 @@ pub async fn replay(
         Ok((events, quarantined))
     });
     let mut summary = ReplaySummary::default();
-    while let Some(mut chunk) = rx.recv().await {
-        chunk.sort_by_key(EventRow::partition_time);
-        for rows in chunk.chunks(BATCH_EVENTS) {
-            let batch = input_batch(rows.iter().map(|row| (cluster, row)))?;
+    while let Some(chunk) = rx.recv().await {
+        let sorted = in_time_order(chunk.iter().map(|batch| (batch, cluster)))?;
+        drop(chunk);
+        for offset in (0..sorted.num_rows()).step_by(BATCH_EVENTS) {
+            let batch = sorted.slice(offset, BATCH_EVENTS.min(sorted.num_rows() - offset));
             for alert in engine.process(&batch).await {
                 summary.alerts += 1;
                 on_alert(alert)?;

@@ -26,7 +26,7 @@ pub mod views;
 pub mod window;
 
 pub use engine::{Engine, EngineOptions, RuleStatus};
-pub use input::{detection_schema, event_times, input_batch, with_cluster};
+pub use input::{detection_schema, event_times, in_time_order, input_batch};
 pub use lists::Lists;
 pub use rule::{load_dir, parse_rule, Mode, PolicyLevel, Rule, RuleError};
 pub use views::{load_views, View};
