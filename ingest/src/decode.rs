@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use schemas::time::{format_micros, parse_micros, parse_microtime_exact};
-use schemas::{Event, EventRow, Object, QuarantineRow, Response, Text, User};
+use schemas::{Event, Object, QuarantineRow, Response, Text, User};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -338,12 +338,8 @@ fn decode_response<'a>(
     Ok(true)
 }
 
-/// Decodes one audit event from its JSON text. `Err` holds the quarantine reason.
-pub fn decode_event(raw: &str, source: &str, received_at: i64) -> Result<EventRow, Invalid> {
-    decode_borrowed(raw, source, received_at).map(Event::into_owned)
-}
-
-/// [`decode_event`], the row borrowing its text from `raw` wherever it needs no unescaping.
+/// Decodes one audit event from its JSON text, the row borrowing its text from `raw` wherever it
+/// needs no unescaping. `Err` holds the quarantine reason.
 pub fn decode_borrowed<'a>(
     raw: &'a str,
     source: &'a str,
@@ -359,7 +355,7 @@ pub fn decode_borrowed<'a>(
     let mut row = Event {
         source: Cow::Borrowed(source),
         received_at,
-        ..EventRow::default()
+        ..Event::default()
     };
     let mut residual = Residual::default();
     let (mut audit_id, mut stage, mut verb) = (None, None, None);

@@ -55,7 +55,7 @@ pub struct InputSummary {
 }
 
 /// Accepted events and quarantined inputs of a run of lines, in file order. The events borrow
-/// their text from the lines until [`Piece::into_owned`].
+/// their text from the lines.
 #[derive(Debug, Default)]
 pub struct Piece<'a> {
     pub events: Vec<Event<'a>>,
@@ -67,14 +67,6 @@ impl<'a> Piece<'a> {
         self.events
             .extend(decoded.events.into_iter().map(|(row, _)| row));
         self.quarantined.extend(decoded.quarantined);
-    }
-
-    /// The same piece, its events owning their text.
-    pub fn into_owned(self) -> Piece<'static> {
-        Piece {
-            events: self.events.into_iter().map(Event::into_owned).collect(),
-            quarantined: self.quarantined,
-        }
     }
 }
 
@@ -175,7 +167,7 @@ fn read_line(reader: &mut impl BufRead, out: &mut Vec<u8>) -> io::Result<Option<
 }
 
 /// Receives what a reader decoded, piece by piece, in input order.
-pub type Sink<'s, T = Piece<'static>> = dyn FnMut(T) -> Result<(), ImportError> + 's;
+pub type Sink<'s, T> = dyn FnMut(T) -> Result<(), ImportError> + 's;
 
 /// What the decoding workers do with each piece before it is handed on (in parallel, unlike
 /// the sink), while the lines it borrows from are at hand.
@@ -373,16 +365,8 @@ impl InputSummary {
 }
 
 /// Decodes JSON Lines (`Event` or `EventList` per line) or one JSON document from `reader` into
-/// `sink`; `name` locates quarantined lines (`NAME:LINE`).
-pub fn read_reader(
-    name: &str,
-    reader: impl BufRead,
-    sink: &mut Sink<'_>,
-) -> Result<InputSummary, ImportError> {
-    read_reader_prepared(name, reader, &|piece| piece.into_owned(), sink)
-}
-
-/// [`read_reader`], each piece turned by `prepare` on the worker that decoded it.
+/// `sink`, each piece turned by `prepare` on the worker that decoded it; `name` locates
+/// quarantined lines (`NAME:LINE`).
 pub fn read_reader_prepared<T: Send>(
     name: &str,
     mut reader: impl BufRead,
@@ -677,16 +661,23 @@ mod tests {
     fn lines_of(text: &str) -> (Vec<String>, Vec<String>, InputSummary) {
         let mut ids = Vec::new();
         let mut quarantined = Vec::new();
-        let summary = read_reader("input", io::Cursor::new(text.to_string()), &mut |piece| {
-            ids.extend(
-                piece
+        let summary = read_reader_prepared(
+            "input",
+            io::Cursor::new(text.to_string()),
+            &|piece| {
+                let ids: Vec<String> = piece
                     .events
-                    .into_iter()
-                    .filter_map(|row| row.audit_id.map(String::from)),
-            );
-            quarantined.extend(piece.quarantined.into_iter().map(|row| row.location));
-            Ok(())
-        })
+                    .iter()
+                    .filter_map(|row| row.audit_id.as_deref().map(String::from))
+                    .collect();
+                (ids, piece.quarantined)
+            },
+            &mut |(piece_ids, piece_quarantined)| {
+                ids.extend(piece_ids);
+                quarantined.extend(piece_quarantined.into_iter().map(|row| row.location));
+                Ok(())
+            },
+        )
         .unwrap();
         (ids, quarantined, summary)
     }
@@ -724,7 +715,7 @@ mod tests {
         let line = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","verb":"get"}"#;
         let text = format!("{line}\n").repeat(100_000);
         let mut calls = 0;
-        let result = read_reader("input", io::Cursor::new(text), &mut |_| {
+        let result = read_reader_prepared("input", io::Cursor::new(text), &|_| (), &mut |()| {
             calls += 1;
             Err(ImportError::Document {
                 path: "input".into(),

@@ -1,8 +1,8 @@
 //! One audit event as typed columns, and one input that could not be accepted.
 //!
-//! The event types borrow their text where they can: decoding a line of a file into [`Event`]
-//! copies nothing until the row is built into Arrow. [`EventRow`] is the owned form that lives
-//! beyond its input (webhook requests, Kafka records, detection).
+//! The event types borrow their text where they can: decoding a webhook body or a line of a file
+//! into [`Event`] copies nothing until the row is built into Arrow. [`EventRow`] is an event that
+//! owns its text, for rows made in code.
 
 use std::borrow::Cow;
 
@@ -95,105 +95,6 @@ impl Event<'_> {
         self.stage_at
             .or(self.request_received_at)
             .unwrap_or(self.received_at)
-    }
-}
-
-fn owned(text: Option<Text<'_>>) -> Option<Text<'static>> {
-    text.map(|text| Cow::Owned(text.into_owned()))
-}
-
-fn owned_list(items: Option<Vec<Text<'_>>>) -> Option<Vec<Text<'static>>> {
-    items.map(|items| {
-        items
-            .into_iter()
-            .map(|item| Cow::Owned(item.into_owned()))
-            .collect()
-    })
-}
-
-impl User<'_> {
-    /// The same user, owning its text.
-    pub fn into_owned(self) -> UserInfo {
-        User {
-            name: owned(self.name),
-            uid: owned(self.uid),
-            groups: owned_list(self.groups),
-            extra: self.extra.map(|entries| {
-                entries
-                    .into_iter()
-                    .map(|(key, values)| {
-                        (
-                            Cow::Owned(key.into_owned()),
-                            owned_list(Some(values)).unwrap_or_default(),
-                        )
-                    })
-                    .collect()
-            }),
-        }
-    }
-}
-
-impl Object<'_> {
-    /// The same object reference, owning its text.
-    pub fn into_owned(self) -> ObjectRef {
-        Object {
-            resource: owned(self.resource),
-            subresource: owned(self.subresource),
-            namespace: owned(self.namespace),
-            name: owned(self.name),
-            uid: owned(self.uid),
-            api_group: owned(self.api_group),
-            api_version: owned(self.api_version),
-            resource_version: owned(self.resource_version),
-        }
-    }
-}
-
-impl Response<'_> {
-    /// The same status, owning its text.
-    pub fn into_owned(self) -> ResponseStatus {
-        Response {
-            code: self.code,
-            status: owned(self.status),
-            reason: owned(self.reason),
-            message: owned(self.message),
-        }
-    }
-}
-
-impl Event<'_> {
-    /// The same event, owning its text (copied where it was borrowed).
-    pub fn into_owned(self) -> EventRow {
-        Event {
-            source: Cow::Owned(self.source.into_owned()),
-            received_at: self.received_at,
-            kind: owned(self.kind),
-            api_version: owned(self.api_version),
-            level: owned(self.level),
-            audit_id: owned(self.audit_id),
-            stage: owned(self.stage),
-            verb: owned(self.verb),
-            request_uri: owned(self.request_uri),
-            user_agent: owned(self.user_agent),
-            source_ips: owned_list(self.source_ips),
-            user: self.user.map(User::into_owned),
-            impersonated_user: self.impersonated_user.map(User::into_owned),
-            object: self.object.map(Object::into_owned),
-            response: self.response.map(Response::into_owned),
-            request_object: owned(self.request_object),
-            response_object: owned(self.response_object),
-            annotations: self.annotations.map(|entries| {
-                entries
-                    .into_iter()
-                    .map(|(key, value)| {
-                        (Cow::Owned(key.into_owned()), Cow::Owned(value.into_owned()))
-                    })
-                    .collect()
-            }),
-            request_received_at: self.request_received_at,
-            stage_at: self.stage_at,
-            extra: owned(self.extra),
-        }
     }
 }
 

@@ -7,7 +7,7 @@ use super::*;
 
 fn round_trip(event: &Value) -> Value {
     let text = event.to_string();
-    let row = decode_event(&text, "test", 0).expect("valid event");
+    let row = decode_borrowed(&text, "test", 0).expect("valid event");
     let batch = events_batch([&row]).unwrap();
     rebuild_event(&batch, 0).unwrap()
 }
@@ -72,20 +72,18 @@ fn plain_text_is_borrowed_and_escaped_text_is_unescaped() {
         row.request_object,
         Some(Cow::Borrowed(r#"{"x":"y"}"#))
     ));
-    // The owned form is the same event.
-    assert_eq!(row.clone().into_owned(), row);
 }
 
 #[test]
 fn a_raw_control_character_in_a_string_is_refused() {
     let raw = "{\"auditID\":\"a\u{1}b\",\"verb\":\"get\"}";
-    let error = decode_event(raw, "test", 0).expect_err("control character");
+    let error = decode_borrowed(raw, "test", 0).expect_err("control character");
     assert!(error.contains("not valid JSON"), "{error}");
 }
 
 #[test]
 fn duplicate_keys_keep_the_last_value() {
-    let row = decode_event(
+    let row = decode_borrowed(
         r#"{"auditID":"a","stage":"s","verb":"get","verb":"list","level":null,"level":"None"}"#,
         "t",
         0,
@@ -131,7 +129,7 @@ fn invalid_events_name_the_field() {
     ];
     for (input, reason) in cases {
         assert_eq!(
-            decode_event(input, "t", 0).unwrap_err(),
+            decode_borrowed(input, "t", 0).unwrap_err(),
             reason,
             "for {input}"
         );

@@ -27,6 +27,17 @@ fn flush_of(rows: Vec<EventRow>) -> Flush {
     flush
 }
 
+/// The audit IDs of a file's rows, in file order.
+fn audit_ids(reader: ParquetRecordBatchReaderBuilder<fs::File>) -> Vec<String> {
+    let mut ids = Vec::new();
+    for batch in reader.build().unwrap() {
+        let batch = batch.unwrap();
+        let column = batch.column_by_name("audit_id").unwrap().as_string::<i32>();
+        ids.extend(column.iter().map(|id| id.unwrap().to_string()));
+    }
+    ids
+}
+
 fn store_with_row_groups_of_two(dir: &Path) -> Store {
     let options = FileOptions {
         row_group_rows: 2,
@@ -183,12 +194,7 @@ fn flushes_are_sorted_by_stage_at_keeping_the_order_of_equal_times() {
         .join("events/cluster=prod/date=1970-01-01/hour=00/i-1.parquet");
     let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&file).unwrap()).unwrap();
     assert_eq!(reader.metadata().num_row_groups(), 3);
-    let mut ids = Vec::new();
-    for batch in reader.build().unwrap() {
-        let batch = batch.unwrap();
-        let column = batch.column_by_name("audit_id").unwrap().as_string::<i32>();
-        ids.extend(column.iter().map(|id| id.unwrap().to_string()));
-    }
+    let ids = audit_ids(reader);
     assert_eq!(ids, ["n", "a", "b1", "b2", "c"]);
     assert!(dir
         .path()
@@ -223,11 +229,6 @@ fn batches_already_in_order_are_written_in_full_row_groups() {
         .map(|group| group.num_rows())
         .collect();
     assert_eq!(groups, [2, 2, 1]);
-    let mut ids = Vec::new();
-    for batch in reader.build().unwrap() {
-        let batch = batch.unwrap();
-        let column = batch.column_by_name("audit_id").unwrap().as_string::<i32>();
-        ids.extend(column.iter().map(|id| id.unwrap().to_string()));
-    }
+    let ids = audit_ids(reader);
     assert_eq!(ids, ["n", "a", "b", "c", "d"]);
 }
