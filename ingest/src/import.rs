@@ -13,14 +13,17 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
-use schemas::{Event, EventBatchBuilder, QuarantineRow};
+use schemas::batch::events_batch;
+use schemas::{Event, QuarantineRow};
 
-use crate::batcher::BatchLimits;
+use crate::batcher::{BatchLimits, Buffer};
 use crate::decode::{parse_body, Contents, Decoded};
 use crate::stats::Stats;
-use crate::store::{hour_of, FileOptions, Flush, FlushStats, PartitionKey, Store, StoreError};
+use crate::store::{FileOptions, FlushStats, Store, StoreError};
 
 /// `source` of imported events.
 pub const SOURCE_FILE: &str = "file";
@@ -73,9 +76,7 @@ impl<'a> Piece<'a> {
 /// Imports inputs into the store of one data directory.
 pub struct Importer {
     store: Store,
-    buffer: Flush,
-    /// Rows and bytes of Arrow data in `buffer`.
-    buffered: (usize, usize),
+    buffer: Buffer,
     limits: BatchLimits,
     cluster: String,
     stats: Arc<Stats>,
@@ -83,41 +84,18 @@ pub struct Importer {
     writing: Option<JoinHandle<Result<FlushStats, StoreError>>>,
 }
 
-/// A piece as the importer buffers it: events as Arrow batches by partition (built on the
-/// decoding worker), quarantined inputs as they are.
+/// A piece as the importer buffers it: its events as one Arrow batch (built on the decoding
+/// worker), its quarantined inputs as they are.
 struct Columnar {
-    events: Vec<(PartitionKey, RecordBatch)>,
+    events: Result<RecordBatch, ArrowError>,
     quarantined: Vec<QuarantineRow>,
 }
 
-/// Builds one Arrow batch per partition (hour) of the piece's events, in their order.
-fn columnar(cluster: &str, piece: Piece<'_>) -> Result<Columnar, StoreError> {
-    let mut hours: Vec<(i64, Vec<usize>)> = Vec::new();
-    for (index, row) in piece.events.iter().enumerate() {
-        let hour = hour_of(row.partition_time());
-        match hours.iter_mut().find(|(h, _)| *h == hour) {
-            Some((_, rows)) => rows.push(index),
-            None => hours.push((hour, vec![index])),
-        }
-    }
-    let mut events = Vec::with_capacity(hours.len());
-    let mut builder = EventBatchBuilder::new();
-    for (_, rows) in hours {
-        let key = PartitionKey::new(cluster, piece.events[rows[0]].partition_time());
-        for index in rows {
-            builder
-                .push(&piece.events[index])
-                .map_err(|e| StoreError::Encode(e.to_string()))?;
-        }
-        let batch = builder
-            .finish()
-            .map_err(|e| StoreError::Encode(e.to_string()))?;
-        events.push((key, batch));
-    }
-    Ok(Columnar {
-        events,
+fn columnar(piece: Piece<'_>) -> Columnar {
+    Columnar {
+        events: events_batch(&piece.events),
         quarantined: piece.quarantined,
-    })
+    }
 }
 
 /// Counts bytes read, for progress.
@@ -541,8 +519,7 @@ impl Importer {
     ) -> Result<Self, ImportError> {
         Ok(Importer {
             store: Store::open(data_dir, options)?,
-            buffer: Flush::default(),
-            buffered: (0, 0),
+            buffer: Buffer::default(),
             limits,
             cluster: cluster.to_string(),
             stats,
@@ -557,13 +534,7 @@ impl Importer {
         path: &Path,
         progress: Arc<std::sync::atomic::AtomicU64>,
     ) -> Result<InputSummary, ImportError> {
-        let cluster = self.cluster.clone();
-        read_path_prepared(
-            path,
-            progress,
-            &|piece| columnar(&cluster, piece),
-            &mut |c| self.add(c?),
-        )
+        read_path_prepared(path, progress, &columnar, &mut |piece| self.add(piece))
     }
 
     /// Imports JSON Lines (`Event` or `EventList` per line) or one JSON document from `reader`;
@@ -573,29 +544,19 @@ impl Importer {
         name: &str,
         reader: impl BufRead,
     ) -> Result<InputSummary, ImportError> {
-        let cluster = self.cluster.clone();
-        read_reader_prepared(name, reader, &|piece| columnar(&cluster, piece), &mut |c| {
-            self.add(c?)
-        })
+        read_reader_prepared(name, reader, &columnar, &mut |piece| self.add(piece))
     }
 
     fn add(&mut self, piece: Columnar) -> Result<(), ImportError> {
-        let events: usize = piece.events.iter().map(|(_, b)| b.num_rows()).sum();
+        let events = piece
+            .events
+            .map_err(|e| StoreError::Encode(e.to_string()))?;
         self.stats
-            .events(&self.cluster, events, piece.quarantined.len());
-        let (rows, bytes) = &mut self.buffered;
-        for (key, batch) in piece.events {
-            *rows += batch.num_rows();
-            *bytes += batch.get_array_memory_size();
-            self.buffer.events.entry(key).or_default().push(batch);
-        }
-        for row in piece.quarantined {
-            *rows += 1;
-            *bytes += row.approx_bytes();
-            let key = PartitionKey::new(&self.cluster, row.received_at);
-            self.buffer.quarantine.entry(key).or_default().push(row);
-        }
-        if *rows >= self.limits.max_rows || *bytes >= self.limits.max_bytes {
+            .events(&self.cluster, events.num_rows(), piece.quarantined.len());
+        self.buffer.add_events(&self.cluster, events);
+        self.buffer
+            .add_quarantined(&self.cluster, piece.quarantined);
+        if self.buffer.is_due(&self.limits, Instant::now()) {
             self.flush()?;
         }
         Ok(())
@@ -604,11 +565,11 @@ impl Importer {
     /// Starts writing what is buffered, once the previous flush is written.
     fn flush(&mut self) -> Result<(), ImportError> {
         self.wait()?;
-        if self.buffered.0 == 0 {
+        if self.buffer.is_empty() {
             return Ok(());
         }
-        let flush = std::mem::take(&mut self.buffer);
-        self.buffered = (0, 0);
+        let flush = std::mem::take(self.buffer.pending());
+        self.buffer.clear();
         let store = self.store.clone();
         let stem = format!("i-{}", uuid::Uuid::now_v7().simple());
         self.writing = Some(std::thread::spawn(move || store.write(&flush, &stem, None)));
