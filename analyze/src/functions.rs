@@ -469,10 +469,15 @@ fn is_public(ip: &IpAddr) -> bool {
             return false;
         }
     }
-    !NOT_PUBLIC.iter().any(|range| {
+    static RANGES: std::sync::OnceLock<Vec<IpNet>> = std::sync::OnceLock::new();
+    let ranges = RANGES.get_or_init(|| {
         // The ranges above are constants that parse.
-        IpNet::from_str(range).is_ok_and(|net| net.contains(ip))
-    })
+        NOT_PUBLIC
+            .iter()
+            .filter_map(|range| IpNet::from_str(range).ok())
+            .collect()
+    });
+    !ranges.iter().any(|net| net.contains(ip))
 }
 
 /// `registry/repo:tag@digest` → `registry/repo`.

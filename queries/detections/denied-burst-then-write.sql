@@ -26,20 +26,7 @@
 --   resources, not many, and people or pipelines at work keep writing between their occasional
 --   refusals, so neither matches. Nodes and control-plane components are ignored; access
 --   reviews ("kubectl auth can-i") count neither as denials nor as writes.
-WITH denied AS (
-  SELECT cluster,
-         audit_id,
-         COALESCE(stage_at, request_received_at) AS t,
-         user_name,
-         source_ip,
-         verb,
-         -- non-resource URLs (/metrics, /logs, /debug/pprof) have no resource
-         COALESCE(object_resource || COALESCE('/' || object_subresource, ''),
-                  split_part(request_uri, '?', 1)) AS what
-  FROM events
-  WHERE authz_decision = 'forbid' OR response_code = 403
-),
-writes AS (
+WITH new_writes AS (
   SELECT cluster,
          audit_id,
          COALESCE(stage_at, request_received_at) AS t,
@@ -56,23 +43,45 @@ writes AS (
            WHEN json_value(response_object, '$.metadata.name') IS NOT NULL
              THEN COALESCE(object_namespace || '/', '') || json_value(response_object, '$.metadata.name')
            ELSE COALESCE('namespace ' || object_namespace, 'cluster-wide')
-         END AS target,
-         -- the previous successful write of this identity from this address
-         lag(COALESCE(stage_at, request_received_at)) OVER (
-           PARTITION BY cluster, user_name, source_ip
-           ORDER BY COALESCE(stage_at, request_received_at), audit_id) AS previous_write_at
-  FROM events
+         END AS target
+  FROM new_events
   WHERE verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
     AND response_code BETWEEN 200 AND 299
     AND COALESCE(authz_decision, 'allow') = 'allow'
 ),
+-- each successful write of the window with the time of the previous one of its identity and
+-- address
+writes AS (
+  SELECT audit_id,
+         lag(t) OVER (PARTITION BY cluster, user_name, source_ip ORDER BY t, audit_id)
+           AS previous_write_at
+  FROM (SELECT cluster, user_name, source_ip, audit_id,
+               COALESCE(stage_at, request_received_at) AS t
+        FROM events
+        WHERE verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
+          AND response_code BETWEEN 200 AND 299
+          AND COALESCE(authz_decision, 'allow') = 'allow') w
+),
 -- new writes that are the first of this identity and address for 30 minutes: someone working
 -- normally writes all along and meets an occasional refusal; a foothold comes after the probing
 first_writes AS (
-  SELECT *
-  FROM writes
-  WHERE audit_id IN (SELECT audit_id FROM new_events)
-    AND (previous_write_at IS NULL OR previous_write_at < t - INTERVAL '30 minutes')
+  SELECT n.*
+  FROM new_writes n
+  JOIN writes p ON p.audit_id = n.audit_id
+  WHERE p.previous_write_at IS NULL OR p.previous_write_at < n.t - INTERVAL '30 minutes'
+),
+denied AS (
+  SELECT cluster,
+         audit_id,
+         COALESCE(stage_at, request_received_at) AS t,
+         user_name,
+         source_ip,
+         verb,
+         -- non-resource URLs (/metrics, /logs, /debug/pprof) have no resource
+         COALESCE(object_resource || COALESCE('/' || object_subresource, ''),
+                  split_part(request_uri, '?', 1)) AS what
+  FROM events
+  WHERE authz_decision = 'forbid' OR response_code = 403
 )
 SELECT w.cluster,
        w.audit_id,

@@ -27,7 +27,8 @@ pub const TAP_QUEUE: usize = 256;
 /// The engine runs once this many events wait, or [`MAX_BATCH_WAIT`] after the first.
 pub const MAX_BATCH_EVENTS: usize = 65_536;
 pub const MAX_BATCH_WAIT: Duration = Duration::from_millis(250);
-/// Batches waiting for the window and sequence rules at most.
+/// Batches waiting for the window and sequence rules at most; they take up to one more than
+/// this at once.
 const WINDOW_QUEUE: usize = 4;
 /// How often quiet window rules are given the time.
 const CLOCK_TICK: Duration = Duration::from_secs(1);
@@ -250,8 +251,17 @@ fn run_windows(
         loop {
             match rx.recv_timeout(CLOCK_TICK) {
                 Ok(batch) => {
+                    // Whatever else waits goes with it: when the rules fall behind, each of
+                    // their runs (which costs what its window holds) covers more events.
+                    let mut batches = vec![batch];
+                    while batches.len() <= WINDOW_QUEUE {
+                        match rx.try_recv() {
+                            Ok(more) => batches.push(more),
+                            Err(_) => break,
+                        }
+                    }
                     engine
-                        .process_with(&batch, &mut |alerts| publish(&outbox, &alerts))
+                        .process_all_with(&batches, &mut |alerts| publish(&outbox, &alerts))
                         .await;
                     publish_statuses(&statuses, &engine);
                 }

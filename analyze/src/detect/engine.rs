@@ -157,10 +157,26 @@ struct Planned {
 /// The columns of `events` a window rule needs (`None`: all of them).
 #[derive(Default)]
 struct WindowColumns {
-    /// Those the rule reads: the window keeps these.
+    /// Those the rule reads from `events`: the window keeps these.
     kept: Option<BTreeSet<usize>>,
+    /// Those it reads from `events` or `new_events`: new events keep these until the next run.
+    fresh: Option<BTreeSet<usize>>,
     /// Those the rule and its filter read: the filter runs on these.
     filtered: Option<BTreeSet<usize>>,
+}
+
+impl WindowColumns {
+    /// Adds rows that passed the filter, holding at least the columns `fresh` names, to the
+    /// window as new events.
+    fn add(&self, window: &mut Window, rows: &RecordBatch) {
+        let kept = super::prefilter::slim(rows, self.kept.as_ref());
+        let fresh = if self.kept == self.fresh {
+            kept.clone()
+        } else {
+            super::prefilter::slim(rows, self.fresh.as_ref())
+        };
+        window.add(kept, Some(fresh));
+    }
 }
 
 struct Runner {
@@ -300,24 +316,81 @@ impl Engine {
         batch: &RecordBatch,
         on_alerts: &mut (dyn FnMut(Vec<Alert>) + Send),
     ) {
-        if batch.num_rows() == 0 {
+        self.process_all_with(std::slice::from_ref(batch), on_alerts)
+            .await
+    }
+
+    /// [`Engine::process_with`] over consecutive batches taken as one: event rules run on each
+    /// batch, window and sequence rules once per slice of event time across them. A thread
+    /// that fell behind hands over what waited, and each window rule's run (whose cost grows
+    /// with its window, not with the new rows) covers all of it.
+    pub async fn process_all_with(
+        &mut self,
+        batches: &[RecordBatch],
+        on_alerts: &mut (dyn FnMut(Vec<Alert>) + Send),
+    ) {
+        let sorted: Vec<(RecordBatch, Vec<i64>)> = batches
+            .iter()
+            .filter(|batch| batch.num_rows() > 0)
+            .map(|batch| {
+                sorted_by_time(batch).unwrap_or_else(|error| {
+                    tracing::error!(%error, "cannot order a batch by event time; using it as it came");
+                    (batch.clone(), event_times(batch))
+                })
+            })
+            .collect();
+        if sorted.is_empty() {
             return;
         }
-        let (batch, times) = match sorted_by_time(batch) {
-            Ok(sorted) => sorted,
-            Err(error) => {
-                tracing::error!(%error, "cannot order a batch by event time; using it as it came");
-                (batch.clone(), event_times(batch))
-            }
-        };
         let before = self.watermark;
-        let newest = times.iter().copied().max();
-        self.watermark = self.watermark.max(newest);
+        for (batch, times) in &sorted {
+            let newest = times.iter().copied().max();
+            self.watermark = self.watermark.max(newest);
+            let alerts = self.run_event_rules(batch).await;
+            on_alerts(alerts);
+        }
+        if !self.runners.iter().any(|r| r.rule.window.is_some()) {
+            return;
+        }
+        let mut alerts = Vec::new();
+        // The slice being filled: where it ends (µs), and the newest event time seen.
+        let mut boundary: Option<i64> = None;
+        let mut newest = before.unwrap_or(i64::MIN);
+        for (batch, times) in &sorted {
+            let mut start = 0;
+            while start < times.len() {
+                let end_time =
+                    *boundary.get_or_insert_with(|| times[start].saturating_add(self.slice_micros));
+                let mut end = start;
+                while end < times.len() && times[end] < end_time {
+                    end += 1;
+                }
+                if end > start {
+                    newest = newest.max(times[end - 1]);
+                    self.keep_in_windows(&batch.slice(start, end - start)).await;
+                }
+                if end < times.len() {
+                    // The slice ends inside this batch.
+                    alerts.extend(self.run_due_windows(newest).await);
+                    boundary = None;
+                }
+                start = end;
+            }
+        }
+        alerts.extend(self.run_due_windows(newest).await);
+        on_alerts(alerts);
+    }
+
+    /// Runs the event rules on a batch in event-time order.
+    async fn run_event_rules(&mut self, batch: &RecordBatch) -> Vec<Alert> {
         let now = self.watermark.unwrap_or(0);
         let mut alerts = Vec::new();
+        if !self.runners.iter().any(|r| r.rule.mode == Mode::Event) {
+            return alerts;
+        }
         if let Some(shared) = &self.shared {
             let started = Instant::now();
-            shared.compute(&batch, self.options.rule_timeout).await;
+            shared.compute(batch, self.options.rule_timeout).await;
             self.views_micros += started.elapsed().as_micros() as u64;
         }
         for index in 0..self.runners.len() {
@@ -330,7 +403,7 @@ impl Engine {
             }
             // Only the rows the rule can use; not run at all when it has nothing to read.
             let reads = &planned.query.reads;
-            let rows = reads.select(EVENTS, &batch);
+            let rows = reads.select(EVENTS, batch);
             let mut any_rows = rows.is_some() || !reads.tables.contains(EVENTS);
             planned.events.set(Arc::new(rows.into_iter().collect()));
             if let Some(shared) = &self.shared {
@@ -346,41 +419,41 @@ impl Engine {
             }
             alerts.extend(self.run(index, now).await);
         }
-        on_alerts(std::mem::take(&mut alerts));
-        if !self.runners.iter().any(|r| r.rule.window.is_some()) {
-            return;
-        }
-        let mut start = 0;
-        while start < times.len() {
-            let boundary = times[start].saturating_add(self.slice_micros);
-            let mut end = start + 1;
-            while end < times.len() && times[end] < boundary {
-                end += 1;
+        alerts
+    }
+
+    /// Hands a slice of events (in event-time order) to every window and sequence rule's
+    /// filter.
+    async fn keep_in_windows(&mut self, slice: &RecordBatch) {
+        for runner in &mut self.runners {
+            let Some(planned) = runner.planned.as_mut() else {
+                continue;
+            };
+            if runner.rule.mode == Mode::Event {
+                continue;
             }
-            let slice = batch.slice(start, end - start);
-            let slice_now = before.unwrap_or(i64::MIN).max(times[end - 1]);
-            for index in 0..self.runners.len() {
-                let runner = &mut self.runners[index];
-                let Some(planned) = runner.planned.as_mut() else {
-                    continue;
-                };
-                if runner.rule.mode == Mode::Event {
-                    continue;
-                }
-                let started = Instant::now();
-                let kept = keep_in_window(planned, &slice, &self.options).await;
-                runner.status.filter_micros += started.elapsed().as_micros() as u64;
-                if let Err(error) = kept {
-                    fail(runner, error);
-                    continue;
-                }
-                if window_due(runner.rule.as_ref(), planned, slice_now) {
-                    alerts.extend(self.run(index, slice_now).await);
-                }
+            let started = Instant::now();
+            let kept = keep_in_window(planned, slice, &self.options).await;
+            runner.status.filter_micros += started.elapsed().as_micros() as u64;
+            if let Err(error) = kept {
+                fail(runner, error);
             }
-            start = end;
         }
-        on_alerts(alerts);
+    }
+
+    /// Runs the window and sequence rules that are due at event time `now` (µs).
+    async fn run_due_windows(&mut self, now: i64) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        for index in 0..self.runners.len() {
+            let runner = &mut self.runners[index];
+            let Some(planned) = runner.planned.as_mut() else {
+                continue;
+            };
+            if runner.rule.mode != Mode::Event && window_due(runner.rule.as_ref(), planned, now) {
+                alerts.extend(self.run(index, now).await);
+            }
+        }
+        alerts
     }
 
     /// Moves event time on to `now` (µs) without events, e.g. from a clock while a cluster is
@@ -439,7 +512,7 @@ impl Engine {
             }
             window.add(
                 super::prefilter::slim(&batch, planned.window_columns.kept.as_ref()),
-                false,
+                None,
             );
         }
     }
@@ -625,9 +698,9 @@ async fn keep_in_window(
         // The filter is all in the prefilter: these are the rows.
         let rows = filter
             .reads
-            .select_keeping(EVENTS, batch, columns.kept.as_ref());
+            .select_keeping(EVENTS, batch, columns.fresh.as_ref());
         if let (Some(rows), Some(window)) = (rows, planned.window.as_mut()) {
-            window.add(rows, true);
+            columns.add(window, &rows);
         }
         return Ok(());
     }
@@ -649,7 +722,7 @@ async fn keep_in_window(
             // Same columns as the input; the schema object is made identical for the table.
             let batch = RecordBatch::try_new(detection_schema(), batch.columns().to_vec())
                 .map_err(|e| e.to_string())?;
-            window.add(super::prefilter::slim(&batch, columns.kept.as_ref()), true);
+            columns.add(window, &batch);
         }
     }
     Ok(())
@@ -833,14 +906,20 @@ async fn plan_rule(
                 .await
                 .map_err(|e| format!("`filter`: {e}"))?;
             // The window holds only what the rule reads: a window of 30 days need not hold
-            // request bodies nobody looks at. The filter sees the columns it reads as well.
-            let rule_columns = [EVENTS, NEW_EVENTS]
-                .iter()
-                .filter(|table| query.reads.tables.contains(**table))
-                .try_fold(BTreeSet::new(), |mut all, table| {
-                    all.extend(query.reads.columns(table)?.iter().copied());
-                    Some(all)
-                });
+            // request bodies nobody looks at. The new events, which a sequence rule may read
+            // more of, are held until its next run; the filter sees the columns it reads too.
+            let read = |table: &str| -> Option<BTreeSet<usize>> {
+                if query.reads.tables.contains(table) {
+                    query.reads.columns(table).cloned()
+                } else {
+                    Some(BTreeSet::new())
+                }
+            };
+            let kept = read(EVENTS);
+            let rule_columns = match (&kept, read(NEW_EVENTS)) {
+                (Some(kept), Some(new)) => Some(kept.union(&new).copied().collect::<BTreeSet<usize>>()),
+                _ => None,
+            };
             let filter_columns = if filter.reads.exact {
                 rule_columns.clone()
             } else {
@@ -861,7 +940,8 @@ async fn plan_rule(
                     options.max_window_bytes,
                 )),
                 WindowColumns {
-                    kept: rule_columns,
+                    kept,
+                    fresh: rule_columns,
                     filtered: filter_columns,
                 },
             )

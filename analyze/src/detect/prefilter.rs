@@ -11,7 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{new_null_array, Array, BooleanArray};
+use datafusion::arrow::array::{new_null_array, Array, ArrayRef, BooleanArray};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::compute::{prep_null_mask_filter, FilterBuilder};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -230,15 +231,40 @@ fn dropped(batch: &RecordBatch, index: usize, keep: Option<&BTreeSet<usize>>) ->
     !keep.contains(&index) && field.is_nullable() && !ALWAYS_KEPT.contains(&field.name().as_str())
 }
 
+/// Null columns of `rows` rows, one per type: the columns emptied in one batch share them.
+struct Nulls {
+    rows: usize,
+    made: Vec<ArrayRef>,
+}
+
+impl Nulls {
+    fn new(rows: usize) -> Self {
+        Nulls {
+            rows,
+            made: Vec::new(),
+        }
+    }
+
+    fn of(&mut self, data_type: &DataType) -> ArrayRef {
+        if let Some(made) = self.made.iter().find(|a| a.data_type() == data_type) {
+            return made.clone();
+        }
+        let made = new_null_array(data_type, self.rows);
+        self.made.push(made.clone());
+        made
+    }
+}
+
 /// `batch` with the columns outside `keep` (`None`: all kept) emptied where the schema allows.
 pub fn slim(batch: &RecordBatch, keep: Option<&BTreeSet<usize>>) -> RecordBatch {
     if keep.is_none() {
         return batch.clone();
     }
+    let mut nulls = Nulls::new(batch.num_rows());
     let columns = (0..batch.num_columns())
         .map(|index| {
             if dropped(batch, index, keep) {
-                new_null_array(batch.column(index).data_type(), batch.num_rows())
+                nulls.of(batch.column(index).data_type())
             } else {
                 batch.column(index).clone()
             }
@@ -254,10 +280,11 @@ fn filtered(
     keep: Option<&BTreeSet<usize>>,
 ) -> Result<RecordBatch, ArrowError> {
     let predicate = FilterBuilder::new(mask).optimize().build();
+    let mut nulls = Nulls::new(rows);
     let columns = (0..batch.num_columns())
         .map(|index| {
             if dropped(batch, index, keep) {
-                Ok(new_null_array(batch.column(index).data_type(), rows))
+                Ok(nulls.of(batch.column(index).data_type()))
             } else {
                 predicate.filter(batch.column(index))
             }

@@ -23,12 +23,19 @@ struct Piece {
     bytes: usize,
 }
 
-/// The bytes `batch`'s rows take, not counting the parts of shared buffers outside them.
+/// The bytes `batch`'s rows take, not counting the parts of shared buffers outside them, nor
+/// a column shared with an earlier one (the null columns of what a rule does not read) twice.
 fn bytes_of(batch: &RecordBatch) -> usize {
-    batch
-        .columns()
+    let columns = batch.columns();
+    columns
         .iter()
-        .map(|column| {
+        .enumerate()
+        .filter(|(index, column)| {
+            !columns[..*index]
+                .iter()
+                .any(|earlier| std::sync::Arc::ptr_eq(earlier, column))
+        })
+        .map(|(_, column)| {
             column
                 .to_data()
                 .get_slice_memory_size()
@@ -66,15 +73,16 @@ impl Window {
         }
     }
 
-    /// Adds filtered events; `fresh` marks them as new for the next run (seeded history is not).
-    pub fn add(&mut self, batch: RecordBatch, fresh: bool) {
+    /// Adds filtered events to the window; `fresh`, the same rows with the columns the next run
+    /// reads of new events, marks them as new (seeded history is not).
+    pub fn add(&mut self, batch: RecordBatch, fresh: Option<RecordBatch>) {
         if batch.num_rows() == 0 {
             return;
         }
         let times = event_times(&batch);
         let oldest = times.iter().copied().min().unwrap_or(0);
-        if fresh {
-            self.fresh.push(batch.clone());
+        if let Some(fresh) = fresh {
+            self.fresh.push(fresh);
         }
         let bytes = bytes_of(&batch);
         self.rows += batch.num_rows();
@@ -174,7 +182,8 @@ mod tests {
         // Bytes: three pieces of ~100 KiB in a window of 250 KiB keep the two newest.
         let mut window = Window::new(hour, 1_000_000, 250 * 1024);
         for piece in 0..3 {
-            window.add(batch(piece * 1_000, 10, 10 * 1024), true);
+            let rows = batch(piece * 1_000, 10, 10 * 1024);
+            window.add(rows.clone(), Some(rows));
         }
         assert_eq!((window.rows(), window.dropped_rows), (20, 10));
         assert!(window.bytes() <= 250 * 1024, "{} bytes", window.bytes());
@@ -183,18 +192,18 @@ mod tests {
         assert_eq!(fresh.len(), 3, "every added batch is new to the next run");
         // Rows: the same, counted in rows.
         let mut window = Window::new(hour, 15, usize::MAX);
-        window.add(batch(0, 10, 1), true);
-        window.add(batch(1_000, 10, 1), true);
+        window.add(batch(0, 10, 1), None);
+        window.add(batch(1_000, 10, 1), None);
         assert_eq!((window.rows(), window.dropped_rows), (10, 10));
         // A single batch over the bound stays: the newest rows are the last to go.
         let mut window = Window::new(hour, 5, 1);
-        window.add(batch(0, 10, 1), true);
+        window.add(batch(0, 10, 1), None);
         assert_eq!(window.rows(), 10);
         // Evicting by time gives the bytes back.
         let mut window = Window::new(std::time::Duration::from_micros(500), 100, usize::MAX);
-        window.add(batch(0, 10, 1024), true);
+        window.add(batch(0, 10, 1024), None);
         let before = window.bytes();
-        window.add(batch(10_000, 10, 1024), true);
+        window.add(batch(10_000, 10, 1024), None);
         window.evict(10_009).unwrap();
         assert_eq!(window.rows(), 10);
         assert!(window.bytes() < 2 * before && window.bytes() > 0);
