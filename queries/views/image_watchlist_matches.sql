@@ -12,20 +12,10 @@
 --   - a prefix ending in `/`: `evil.example.com/`
 --   - a keyword without `/`: `xmrig` anywhere in the image's own name (last path component)
 WITH images AS (
-  SELECT i.*,
-         regexp_replace(image_repository(i.image),
-                        '^((index\.|registry-1\.)?docker\.io/)?(library/)?', '') AS repository
-  FROM (SELECT c.cluster, c.audit_id, c.stage_at, c.user_name, c.source_ip, c.user_agent,
-               c.verb, c.response_code, c.object_resource, c.object_namespace, c.object_name,
-               json_get_str(c.container, 'image') AS image
-        FROM (SELECT a.*,
-                     unnest(array_concat(
-                       COALESCE(json_get_array(a.pod_spec, 'containers'), []),
-                       COALESCE(json_get_array(a.pod_spec, 'initContainers'), []),
-                       COALESCE(json_get_array(a.pod_spec, 'ephemeralContainers'), [])))
-                       AS container
-              FROM pod_spec_write_attempts a) c) i
-  WHERE i.image IS NOT NULL
+  SELECT cluster, audit_id, stage_at, user_name, source_ip, user_agent, verb, response_code,
+         object_resource, object_namespace, object_name, image, repository
+  FROM pod_container_attempts
+  WHERE image IS NOT NULL
 ),
 entries AS (
   -- Docker Hub names shortened the same way (entries are not all image references)

@@ -12,13 +12,24 @@
 --                        template spec, or a CronJob's job template's (of a patch, with
 --                        duplicate members resolved as the API server does: the last counts)
 --   is_system_principal  as in events_with_principal
+--   in_system_namespace  the object is in one of `system_namespaces` (kube-system, ...)
+--   is_routine_system_write
+--                        the cluster's own routine, which the pod-security rules leave out:
+--                        a system principal placing pods in a system namespace, or writing
+--                        a workload anywhere. Workloads written by controllers (a ReplicaSet
+--                        from a Deployment, a Job from a CronJob) repeat a template that was
+--                        checked when a person wrote it.
 -- Rules that only care about writes that succeeded read pod_spec_writes.
 SELECT cluster, audit_id, stage_at, user_name, source_ip, user_agent, verb, response_code,
        object_resource, object_subresource, object_namespace,
        COALESCE(object_name,
                 json_value(response_object, '$.metadata.name'),
                 json_value(request_object, '$.metadata.generateName')) AS object_name,
-       json_value(request_object, '$.metadata.ownerReferences[0].name') AS owner,
+       -- a body the API server decoded has no duplicate members: the first is the one
+       CASE WHEN verb = 'patch'
+            THEN json_value(request_object, '$.metadata.ownerReferences[0].name')
+            ELSE json_get_str(request_object, 'metadata', 'ownerReferences', 0, 'name')
+       END AS owner,
        CASE
          -- A patch is logged as it was sent, duplicate members and all: parsed, so that the
          -- last of duplicates counts, as when the API server applies it. Other writes are
@@ -37,7 +48,11 @@ SELECT cluster, audit_id, stage_at, user_name, source_ip, user_agent, verb, resp
            END
        END AS pod_spec,
        request_object,
+       is_system_principal,
+       COALESCE(in_list(object_namespace, 'system_namespaces'), false) AS in_system_namespace,
        is_system_principal
+         AND (COALESCE(in_list(object_namespace, 'system_namespaces'), false)
+              OR object_resource <> 'pods') AS is_routine_system_write
 FROM events_with_principal
 WHERE COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
   AND (
