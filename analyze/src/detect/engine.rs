@@ -805,6 +805,9 @@ fn session(options: &EngineOptions) -> Result<SessionContext, String> {
     settings.optimizer.enable_join_dynamic_filter_pushdown = false;
     settings.optimizer.enable_topk_dynamic_filter_pushdown = false;
     settings.optimizer.enable_aggregate_dynamic_filter_pushdown = false;
+    // JSON functions stay in the conditions that use them, where the engine evaluates them on
+    // the rows the plain comparisons left (see `prefilter`), instead of on every row below.
+    settings.optimizer.enable_leaf_expression_pushdown = false;
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(GreedyMemoryPool::new(options.rule_memory_bytes)))
         .build_arc()
@@ -917,7 +920,9 @@ async fn plan_rule(
             };
             let kept = read(EVENTS);
             let rule_columns = match (&kept, read(NEW_EVENTS)) {
-                (Some(kept), Some(new)) => Some(kept.union(&new).copied().collect::<BTreeSet<usize>>()),
+                (Some(kept), Some(new)) => {
+                    Some(kept.union(&new).copied().collect::<BTreeSet<usize>>())
+                }
                 _ => None,
             };
             let filter_columns = if filter.reads.exact {

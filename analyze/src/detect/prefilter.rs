@@ -11,15 +11,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use datafusion::arrow::array::BooleanBufferBuilder;
 use datafusion::arrow::array::{new_null_array, Array, ArrayRef, BooleanArray};
+use datafusion::arrow::compute::kernels::boolean::{and, and_not, not, or};
+use datafusion::arrow::compute::{filter_record_batch, prep_null_mask_filter, FilterBuilder};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::arrow::compute::{prep_null_mask_filter, FilterBuilder};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema};
 use datafusion::logical_expr::utils::{conjunction, disjunction, split_conjunction};
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::{Expr, LogicalPlan, Operator};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 
@@ -37,38 +39,218 @@ pub struct Reads {
     columns: BTreeMap<String, Option<BTreeSet<usize>>>,
 }
 
-/// Conditions evaluated on only the columns they read: evaluating an AND on a few rows copies
-/// the batch's columns, and request bodies are large.
+/// The row-only conditions of a query on one input, as the AND/OR tree they form.
+///
+/// Each condition at the leaves is evaluated on only the columns it reads (evaluating an AND
+/// on a few rows would copy the batch's columns, and request bodies are large). The tree is
+/// walked by the engine, not by the expression: a condition is not evaluated once no row is
+/// left that it could decide, conditions calling functions (JSON, lists) come after plain
+/// comparisons and are evaluated only on the rows still in question, and a plain
+/// comparison's answer for a batch is remembered for the other rules asking the same of that
+/// batch (`object_resource = 'pods'`, `verb = 'create'` are in many rules).
+///
+/// A row passes when the tree is true for it; a NULL counts as false at every leaf, which,
+/// under AND and OR only, selects the same rows as SQL's three-valued logic.
 #[derive(Debug, Clone)]
-struct Prefilter {
+enum Prefilter {
+    All(Vec<Prefilter>),
+    Any(Vec<Prefilter>),
+    Leaf(Arc<Leaf>),
+}
+
+#[derive(Debug)]
+struct Leaf {
+    /// The condition as SQL text: the key of the answers remembered per batch.
+    key: String,
     columns: Vec<usize>,
     expr: Arc<dyn PhysicalExpr>,
+    /// Calls a function: evaluated after the plain comparisons, on the rows left.
+    costly: bool,
 }
 
 impl Prefilter {
     fn plan(expr: Expr, schema: &DFSchema, ctx: &SessionContext) -> Option<Prefilter> {
-        let mut columns: Vec<usize> = expr
-            .column_refs()
-            .into_iter()
-            .map(|column| schema.index_of_column_by_name(None, &column.name))
-            .collect::<Option<Vec<usize>>>()?;
-        columns.sort_unstable();
-        columns.dedup();
-        let projected = schema.as_arrow().project(&columns).ok()?;
-        let projected = DFSchema::try_from(projected).ok()?;
-        let expr = ctx.create_physical_expr(expr, &projected).ok()?;
-        Some(Prefilter { columns, expr })
+        match expr {
+            Expr::BinaryExpr(binary) if matches!(binary.op, Operator::And | Operator::Or) => {
+                let and = binary.op == Operator::And;
+                let mut children = Vec::new();
+                for side in [*binary.left, *binary.right] {
+                    match Prefilter::plan(side, schema, ctx)? {
+                        Prefilter::All(inner) if and => children.extend(inner),
+                        Prefilter::Any(inner) if !and => children.extend(inner),
+                        child => children.push(child),
+                    }
+                }
+                // Plain comparisons first: they are cheap and remembered.
+                children.sort_by_key(Prefilter::costly);
+                Some(if and {
+                    Prefilter::All(children)
+                } else {
+                    Prefilter::Any(children)
+                })
+            }
+            expr => {
+                let mut columns: Vec<usize> = expr
+                    .column_refs()
+                    .into_iter()
+                    .map(|column| schema.index_of_column_by_name(None, &column.name))
+                    .collect::<Option<Vec<usize>>>()?;
+                columns.sort_unstable();
+                columns.dedup();
+                let projected = schema.as_arrow().project(&columns).ok()?;
+                let projected = DFSchema::try_from(projected).ok()?;
+                let costly = expr
+                    .exists(|e| Ok(matches!(e, Expr::ScalarFunction(_))))
+                    .unwrap_or(true);
+                let key = expr.to_string();
+                let expr = ctx.create_physical_expr(expr, &projected).ok()?;
+                Some(Prefilter::Leaf(Arc::new(Leaf {
+                    key,
+                    columns,
+                    expr,
+                    costly,
+                })))
+            }
+        }
     }
 
-    fn mask(&self, batch: &RecordBatch) -> Option<BooleanArray> {
-        let projected = batch.project(&self.columns).ok()?;
-        let array = self
-            .expr
-            .evaluate(&projected)
-            .and_then(|value| value.into_array(batch.num_rows()))
-            .ok()?;
-        array.as_any().downcast_ref::<BooleanArray>().cloned()
+    fn costly(&self) -> bool {
+        match self {
+            Prefilter::All(children) | Prefilter::Any(children) => {
+                children.iter().any(Prefilter::costly)
+            }
+            Prefilter::Leaf(leaf) => leaf.costly,
+        }
     }
+
+    /// The rows of `batch` passing, without NULLs; `None` when a condition cannot be
+    /// evaluated.
+    fn mask(&self, batch: &RecordBatch) -> Option<BooleanArray> {
+        self.eval(batch, None)
+    }
+
+    /// Like [`Prefilter::mask`], deciding only the rows of `candidates` (`None`: all); what
+    /// it answers for other rows does not matter.
+    fn eval(&self, batch: &RecordBatch, candidates: Option<&BooleanArray>) -> Option<BooleanArray> {
+        match self {
+            Prefilter::All(children) => {
+                let mut passing: Option<BooleanArray> = candidates.cloned();
+                for child in children {
+                    if passing.as_ref().is_some_and(|rows| rows.true_count() == 0) {
+                        break;
+                    }
+                    let answer = child.eval(batch, passing.as_ref())?;
+                    passing = Some(match passing {
+                        Some(rows) => and(&rows, &answer).ok()?,
+                        None => answer,
+                    });
+                }
+                passing.or_else(|| Some(BooleanArray::from(vec![true; batch.num_rows()])))
+            }
+            Prefilter::Any(children) => {
+                let mut passing = BooleanArray::from(vec![false; batch.num_rows()]);
+                let mut open: Option<BooleanArray> = candidates.cloned();
+                for child in children {
+                    if open.as_ref().is_some_and(|rows| rows.true_count() == 0) {
+                        break;
+                    }
+                    let answer = child.eval(batch, open.as_ref())?;
+                    let answer = match &open {
+                        Some(rows) => and(rows, &answer).ok()?,
+                        None => answer,
+                    };
+                    passing = or(&passing, &answer).ok()?;
+                    open = Some(match open {
+                        Some(rows) => and_not(&rows, &answer).ok()?,
+                        None => not(&answer).ok()?,
+                    });
+                }
+                Some(passing)
+            }
+            Prefilter::Leaf(leaf) => leaf.eval(batch, candidates),
+        }
+    }
+}
+
+impl Leaf {
+    fn eval(&self, batch: &RecordBatch, candidates: Option<&BooleanArray>) -> Option<BooleanArray> {
+        let projected = batch.project(&self.columns).ok()?;
+        match candidates {
+            // A function on the few rows left: only their values are copied and looked at.
+            Some(rows) if self.costly && rows.true_count() < batch.num_rows() / 2 => {
+                let subset = filter_record_batch(&projected, rows).ok()?;
+                let answer = evaluate(&self.expr, &subset)?;
+                let mut answers = answer.values().iter();
+                let mut scattered = BooleanBufferBuilder::new(batch.num_rows());
+                for candidate in rows.values().iter() {
+                    scattered.append(candidate && answers.next().unwrap_or(false));
+                }
+                Some(BooleanArray::new(scattered.finish(), None))
+            }
+            _ if self.costly || self.columns.is_empty() => evaluate(&self.expr, &projected),
+            _ => ANSWERS.with(|answers| {
+                let columns = projected.columns();
+                let known = answers.borrow().get(&self.key, columns);
+                if let Some(answer) = known.filter(|a| a.len() == batch.num_rows()) {
+                    return Some(answer);
+                }
+                let answer = evaluate(&self.expr, &projected)?;
+                answers.borrow_mut().put(&self.key, columns, answer.clone());
+                Some(answer)
+            }),
+        }
+    }
+}
+
+/// `expr` on `batch`, NULLs as false.
+fn evaluate(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Option<BooleanArray> {
+    let array = expr
+        .evaluate(batch)
+        .and_then(|value| value.into_array(batch.num_rows()))
+        .ok()?;
+    let answer = array.as_any().downcast_ref::<BooleanArray>()?;
+    Some(if answer.null_count() > 0 {
+        prep_null_mask_filter(answer)
+    } else {
+        answer.clone()
+    })
+}
+
+/// The plain comparisons' answers for the last few batches seen on this thread, by condition.
+/// An answer is for the very arrays it was computed on, held while it is kept: the same array
+/// cannot be freed and another take its place, and a view's column of the same name is
+/// another array.
+#[derive(Default)]
+struct Answers {
+    by_condition: std::collections::HashMap<String, Vec<(Vec<ArrayRef>, BooleanArray)>>,
+}
+
+/// Answers kept per condition: the event batch's, and those of the views' inputs.
+const ANSWERED_BATCHES: usize = 4;
+
+impl Answers {
+    fn get(&self, key: &str, columns: &[ArrayRef]) -> Option<BooleanArray> {
+        self.by_condition
+            .get(key)?
+            .iter()
+            .find_map(|(seen, answer)| {
+                let same = seen.len() == columns.len()
+                    && seen.iter().zip(columns).all(|(a, b)| Arc::ptr_eq(a, b));
+                same.then(|| answer.clone())
+            })
+    }
+
+    fn put(&mut self, key: &str, columns: &[ArrayRef], answer: BooleanArray) {
+        let kept = self.by_condition.entry(key.to_string()).or_default();
+        if kept.len() >= ANSWERED_BATCHES {
+            kept.remove(0);
+        }
+        kept.push((columns.to_vec(), answer));
+    }
+}
+
+thread_local! {
+    static ANSWERS: std::cell::RefCell<Answers> = std::cell::RefCell::new(Answers::default());
 }
 
 #[derive(Default)]
@@ -199,11 +381,6 @@ impl Reads {
             .and_then(|prefilter| prefilter.mask(batch));
         let Some(mask) = mask else {
             return Some(slim(batch, keep));
-        };
-        let mask = if mask.null_count() > 0 {
-            prep_null_mask_filter(&mask)
-        } else {
-            mask
         };
         match mask.true_count() {
             0 => None,
@@ -390,5 +567,119 @@ mod tests {
         )
         .await;
         assert!(partly.has_prefilter("events") && !partly.exact);
+    }
+
+    fn events(rows: &[(&str, Option<&str>, Option<&str>, Option<i32>)]) -> RecordBatch {
+        use schemas::{EventRow, ObjectRef, ResponseStatus};
+        let rows: Vec<EventRow> = rows
+            .iter()
+            .map(|&(id, verb, resource, code)| EventRow {
+                audit_id: Some(id.to_string().into()),
+                verb: verb.map(|v| v.to_string().into()),
+                object: Some(ObjectRef {
+                    resource: resource.map(|r| r.to_string().into()),
+                    ..ObjectRef::default()
+                }),
+                response: Some(ResponseStatus {
+                    code,
+                    ..ResponseStatus::default()
+                }),
+                request_object: Some(format!("{{\"kind\":\"{id}\"}}").into()),
+                ..EventRow::default()
+            })
+            .collect();
+        crate::detect::input::input_batch(rows.iter().map(|row| ("prod", row))).unwrap()
+    }
+
+    fn ids(batches: &[RecordBatch]) -> Vec<String> {
+        use datafusion::arrow::array::AsArray;
+        let mut ids: Vec<String> = batches
+            .iter()
+            .flat_map(|batch| {
+                let column = batch.column_by_name("audit_id").unwrap().as_string::<i32>();
+                column
+                    .iter()
+                    .map(|v| v.unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[tokio::test]
+    async fn the_prefilter_selects_the_rows_the_query_keeps() {
+        let batch = events(&[
+            ("a", Some("create"), Some("pods"), Some(201)),
+            ("b", Some("create"), Some("secrets"), Some(403)),
+            ("c", Some("get"), Some("pods"), None),
+            ("d", None, Some("pods"), Some(200)),
+            ("e", Some("delete"), None, Some(200)),
+            ("f", Some("patch"), Some("deployments"), Some(200)),
+        ]);
+        let conditions = [
+            "verb = 'create' AND object_resource = 'pods'",
+            "verb = 'create' OR response_code = 200",
+            // NULLs in both branches: a row passes only where SQL says true
+            "(verb = 'get' OR object_resource = 'pods') AND NOT (response_code = 403)",
+            "verb IN ('create', 'patch') AND (object_resource = 'pods' \
+             OR json_get_str(request_object, 'kind') = 'f')",
+            "json_get_str(request_object, 'kind') IN ('b', 'c') OR verb = 'delete'",
+            "NOT (verb = 'create') OR object_resource IS NULL",
+        ];
+        for condition in conditions {
+            let sql = format!("SELECT * FROM events WHERE {condition}");
+            // As the engine's sessions plan (see `engine::session`).
+            let mut config = datafusion::prelude::SessionConfig::new();
+            config
+                .options_mut()
+                .optimizer
+                .enable_leaf_expression_pushdown = false;
+            let mut ctx = SessionContext::new_with_config(config);
+            crate::functions::register(&mut ctx).unwrap();
+            let table = Arc::new(BatchTable::new(detection_schema()));
+            table.set(Arc::new(vec![batch.clone()]));
+            ctx.register_table("events", table).unwrap();
+            let frame = ctx.sql(&sql).await.unwrap();
+            let plan = frame.clone().into_optimized_plan().unwrap();
+            let schema = DFSchema::try_from(detection_schema().as_ref().clone()).unwrap();
+            let reads = Reads::of(&plan, &[("events".to_string(), schema)], &ctx);
+            assert!(reads.exact, "{condition}: {plan}");
+            let expected = ids(&frame.collect().await.unwrap());
+            // Twice: the second time the plain comparisons' answers are remembered.
+            for _ in 0..2 {
+                let selected: Vec<RecordBatch> =
+                    reads.select("events", &batch).into_iter().collect();
+                assert_eq!(ids(&selected), expected, "{condition}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_for_the_arrays_it_was_computed_on() {
+        let reads = reads("SELECT * FROM events WHERE verb = 'create'").await;
+        let first = events(&[
+            ("a", Some("create"), None, None),
+            ("b", Some("get"), None, None),
+        ]);
+        // The same first columns (a view passing them through) and another `verb`.
+        let mut columns = first.columns().to_vec();
+        let verb = first.schema().index_of("verb").unwrap();
+        columns[verb] = events(&[
+            ("a", Some("get"), None, None),
+            ("b", Some("create"), None, None),
+        ])
+        .column(verb)
+        .clone();
+        let second = RecordBatch::try_new(first.schema(), columns).unwrap();
+        let selected = |batch: &RecordBatch| {
+            ids(&reads
+                .select("events", batch)
+                .into_iter()
+                .collect::<Vec<_>>())
+        };
+        assert_eq!(selected(&first), ["a"]);
+        assert_eq!(selected(&second), ["b"]);
+        assert_eq!(selected(&first), ["a"]);
     }
 }
