@@ -569,7 +569,10 @@ mod tests {
         assert!(partly.has_prefilter("events") && !partly.exact);
     }
 
-    fn events(rows: &[(&str, Option<&str>, Option<&str>, Option<i32>)]) -> RecordBatch {
+    /// Audit ID, verb, resource, response code.
+    type Row<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<i32>);
+
+    fn events(rows: &[Row<'_>]) -> RecordBatch {
         use schemas::{EventRow, ObjectRef, ResponseStatus};
         let rows: Vec<EventRow> = rows
             .iter()
