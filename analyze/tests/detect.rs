@@ -367,3 +367,77 @@ async fn windows_keep_only_the_columns_their_rule_reads() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_window_keeps_bodies_only_a_sequence_rules_new_events_read() {
+    // The rule reads the body of new events only; the window keeps earlier events for their
+    // user alone.
+    let sequence = rule(
+        "second-create-named-in-body",
+        "-- mode: sequence\n-- window: 30m\n-- filter: verb = 'create'\n-- output: {user_name} created {name}",
+        "SELECT n.cluster, n.audit_id, n.user_name, json_value(n.request_object, '$.metadata.name') AS name \
+         FROM new_events n WHERE EXISTS (SELECT 1 FROM events e WHERE e.user_name = n.user_name AND e.stage_at < n.stage_at)",
+    );
+    let mut engine = engine(vec![sequence]).await;
+    let with_body = |id: &str, at: i64, name: &str| EventRow {
+        request_object: Some(
+            format!(
+                r#"{{"metadata":{{"name":"{name}"}},"padding":"{}"}}"#,
+                "x".repeat(64 * 1024)
+            )
+            .into(),
+        ),
+        ..event(id, at, "ci", "create", "pods", 201)
+    };
+    assert!(feed(&mut engine, &[with_body("a", T0, "first")])
+        .await
+        .is_empty());
+    let alerts = feed(&mut engine, &[with_body("b", T0 + MINUTE, "second")]).await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0].output, "ci created second",
+        "the new event's body was read"
+    );
+    let status = &engine.statuses()[0];
+    assert_eq!(status.window_rows, 2);
+    assert!(
+        status.window_bytes < 64 * 1024,
+        "the window holds {} bytes: bodies were kept after the run",
+        status.window_bytes
+    );
+}
+
+#[tokio::test]
+async fn batches_taken_together_run_a_sequence_rule_once() {
+    let sequence = rule(
+        "create-then-exec",
+        "-- mode: sequence\n-- window: 30m\n-- filter: verb = 'create'\n-- output: {user_name} created then exec'd",
+        "SELECT n.cluster, make_array(c.audit_id, n.audit_id) AS audit_ids, n.user_name FROM new_events n JOIN events c ON c.user_name = n.user_name AND c.object_resource = 'pods' AND n.object_resource = 'pods/exec' AND c.stage_at < n.stage_at",
+    );
+    let batches: Vec<_> = [
+        event("c1", T0, "mallory", "create", "pods", 201),
+        event("x1", T0 + 1_000_000, "mallory", "create", "pods/exec", 101),
+    ]
+    .iter()
+    .map(|row| input_batch([("prod", row)]).unwrap())
+    .collect();
+    // One batch after the other: a run for each (the first skipped: no exec among its rows).
+    let mut apart = engine(vec![sequence.clone()]).await;
+    let mut alerts = Vec::new();
+    for batch in &batches {
+        alerts.extend(apart.process(batch).await);
+    }
+    assert_eq!(alerts.len(), 1);
+    let status = &apart.statuses()[0];
+    assert_eq!((status.runs, status.skipped), (1, 1));
+    // Taken together (a thread that fell behind): one run, the same alert.
+    let mut together = engine(vec![sequence]).await;
+    let mut alerts = Vec::new();
+    together
+        .process_all_with(&batches, &mut |found| alerts.extend(found))
+        .await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].audit_ids, ["c1", "x1"]);
+    let status = &together.statuses()[0];
+    assert_eq!((status.runs, status.skipped), (1, 0));
+}
