@@ -9,7 +9,7 @@
 //! result is the same.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use datafusion::arrow::array::BooleanBufferBuilder;
 use datafusion::arrow::array::{new_null_array, Array, ArrayRef, BooleanArray};
@@ -217,27 +217,31 @@ fn evaluate(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Option<Boolean
 }
 
 /// The plain comparisons' answers for the last few batches seen on this thread, by condition.
-/// An answer is for the very arrays it was computed on, held while it is kept: the same array
-/// cannot be freed and another take its place, and a view's column of the same name is
-/// another array.
+/// An answer is for the very arrays it was computed on: each is known by a weak reference,
+/// which keeps its address from being taken by another array without keeping its data (a
+/// view's column of the same name is another array).
 #[derive(Default)]
 struct Answers {
-    by_condition: std::collections::HashMap<String, Vec<(Vec<ArrayRef>, BooleanArray)>>,
+    by_condition: std::collections::HashMap<String, Vec<(Vec<Weak<dyn Array>>, BooleanArray)>>,
 }
 
 /// Answers kept per condition: the event batch's, and those of the views' inputs.
 const ANSWERED_BATCHES: usize = 4;
+
+fn same_arrays(seen: &[Weak<dyn Array>], columns: &[ArrayRef]) -> bool {
+    seen.len() == columns.len()
+        && seen
+            .iter()
+            .zip(columns)
+            .all(|(seen, column)| std::ptr::addr_eq(seen.as_ptr(), Arc::as_ptr(column)))
+}
 
 impl Answers {
     fn get(&self, key: &str, columns: &[ArrayRef]) -> Option<BooleanArray> {
         self.by_condition
             .get(key)?
             .iter()
-            .find_map(|(seen, answer)| {
-                let same = seen.len() == columns.len()
-                    && seen.iter().zip(columns).all(|(a, b)| Arc::ptr_eq(a, b));
-                same.then(|| answer.clone())
-            })
+            .find_map(|(seen, answer)| same_arrays(seen, columns).then(|| answer.clone()))
     }
 
     fn put(&mut self, key: &str, columns: &[ArrayRef], answer: BooleanArray) {
@@ -245,7 +249,7 @@ impl Answers {
         if kept.len() >= ANSWERED_BATCHES {
             kept.remove(0);
         }
-        kept.push((columns.to_vec(), answer));
+        kept.push((columns.iter().map(Arc::downgrade).collect(), answer));
     }
 }
 
