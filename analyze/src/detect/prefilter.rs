@@ -222,8 +222,11 @@ fn evaluate(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Option<Boolean
 /// view's column of the same name is another array).
 #[derive(Default)]
 struct Answers {
-    by_condition: std::collections::HashMap<String, Vec<(Vec<Weak<dyn Array>>, BooleanArray)>>,
+    by_condition: std::collections::HashMap<String, Vec<Answer>>,
 }
+
+/// The arrays a condition was evaluated on, and its answer.
+type Answer = (Vec<Weak<dyn Array>>, BooleanArray);
 
 /// Answers kept per condition: the event batch's, and those of the views' inputs.
 const ANSWERED_BATCHES: usize = 4;
