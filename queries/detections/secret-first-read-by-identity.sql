@@ -25,7 +25,14 @@
 
 -- events holds 30 days of successful secret gets; new_events the ones just added.
 -- A new read is compared only with reads strictly before it.
-WITH history AS (
+WITH readers AS (
+  -- each identity's first read of each secret in the window: a secret has few readers, and a
+  -- new read is compared with them, not with every earlier read
+  SELECT cluster, object_namespace, object_name, user_name, min(stage_at) AS first_read
+  FROM events
+  GROUP BY cluster, object_namespace, object_name, user_name
+),
+history AS (
   SELECT n.cluster,
          n.audit_id,
          n.stage_at,
@@ -34,16 +41,16 @@ WITH history AS (
          n.user_agent,
          n.object_namespace,
          n.object_name,
-         min(e.stage_at) AS secret_first_read,
-         bool_or(e.user_name = n.user_name) AS read_before,
-         count(DISTINCT e.user_name) AS earlier_readers,
-         array_to_string(array_agg(DISTINCT e.user_name), ', ') AS usual_readers
+         min(r.first_read) AS secret_first_read,
+         bool_or(r.user_name = n.user_name) AS read_before,
+         count(DISTINCT r.user_name) AS earlier_readers,
+         array_to_string(array_agg(DISTINCT r.user_name), ', ') AS usual_readers
   FROM new_events n
-  JOIN events e
-    ON e.cluster = n.cluster
-   AND e.object_namespace = n.object_namespace
-   AND e.object_name = n.object_name
-   AND e.stage_at < n.stage_at
+  JOIN readers r
+    ON r.cluster = n.cluster
+   AND r.object_namespace = n.object_namespace
+   AND r.object_name = n.object_name
+   AND r.first_read < n.stage_at
   GROUP BY n.cluster, n.audit_id, n.stage_at, n.user_name, n.source_ip, n.user_agent,
            n.object_namespace, n.object_name
 )
