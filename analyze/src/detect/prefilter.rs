@@ -44,8 +44,8 @@ pub struct Reads {
 /// Each condition at the leaves is evaluated on only the columns it reads (evaluating an AND
 /// on a few rows would copy the batch's columns, and request bodies are large). The tree is
 /// walked by the engine, not by the expression: a condition is not evaluated once no row is
-/// left that it could decide, conditions calling functions (JSON, lists) come after plain
-/// comparisons and are evaluated only on the rows still in question, and a plain
+/// left that it could decide, conditions calling functions (JSON, lists) or reading bodies come
+/// after plain comparisons and are evaluated only on the rows still in question, and a plain
 /// comparison's answer for a batch is remembered for the other rules asking the same of that
 /// batch (`object_resource = 'pods'`, `verb = 'create'` are in many rules).
 ///
@@ -58,13 +58,18 @@ enum Prefilter {
     Leaf(Arc<Leaf>),
 }
 
+/// Columns holding whole JSON bodies: a condition reading them is costly even without a
+/// function (`request_object LIKE '%podIP%'`).
+const BODIES: [&str; 3] = ["request_object", "response_object", "extra"];
+
 #[derive(Debug)]
 struct Leaf {
     /// The condition as SQL text: the key of the answers remembered per batch.
     key: String,
     columns: Vec<usize>,
     expr: Arc<dyn PhysicalExpr>,
-    /// Calls a function: evaluated after the plain comparisons, on the rows left.
+    /// Calls a function or reads a body: evaluated after the plain comparisons, on the rows
+    /// left, and not remembered.
     costly: bool,
 }
 
@@ -100,7 +105,13 @@ impl Prefilter {
                 let projected = schema.as_arrow().project(&columns).ok()?;
                 let projected = DFSchema::try_from(projected).ok()?;
                 let costly = expr
-                    .exists(|e| Ok(matches!(e, Expr::ScalarFunction(_))))
+                    .exists(|e| {
+                        Ok(match e {
+                            Expr::ScalarFunction(_) => true,
+                            Expr::Column(column) => BODIES.contains(&column.name.as_str()),
+                            _ => false,
+                        })
+                    })
                     .unwrap_or(true);
                 let key = expr.to_string();
                 let expr = ctx.create_physical_expr(expr, &projected).ok()?;
@@ -636,6 +647,8 @@ mod tests {
              OR json_get_str(request_object, 'kind') = 'f')",
             "json_get_str(request_object, 'kind') IN ('b', 'c') OR verb = 'delete'",
             "NOT (verb = 'create') OR object_resource IS NULL",
+            // a body read without a function, on the rows the comparisons left
+            "object_resource = 'pods' AND request_object LIKE '%\"d\"%'",
         ];
         for condition in conditions {
             let sql = format!("SELECT * FROM events WHERE {condition}");
