@@ -96,6 +96,9 @@ pub struct RuleStatus {
     pub filter_micros: u64,
     pub window_rows: usize,
     pub window_rows_dropped: u64,
+    /// New rows a window rule did not see as new: too many waited for its next run (they
+    /// stay in its window).
+    pub window_new_rows_dropped: u64,
     /// Bytes of Arrow data the window holds.
     pub window_bytes: usize,
 }
@@ -265,6 +268,7 @@ impl Engine {
                 if let Some(window) = runner.planned.as_ref().and_then(|p| p.window.as_ref()) {
                     status.window_rows = window.rows();
                     status.window_rows_dropped = window.dropped_rows;
+                    status.window_new_rows_dropped = window.dropped_new_rows;
                     status.window_bytes = window.bytes();
                 }
                 status
@@ -939,11 +943,14 @@ async fn plan_rule(
             };
             (
                 Some(filter),
-                Some(Window::new(
-                    spec.length,
-                    options.max_window_rows,
-                    options.max_window_bytes,
-                )),
+                Some(
+                    Window::new(
+                        spec.length,
+                        options.max_window_rows,
+                        options.max_window_bytes,
+                    )
+                    .holding_new_events(query.reads.tables.contains(NEW_EVENTS)),
+                ),
                 WindowColumns {
                     kept,
                     fresh: rule_columns,

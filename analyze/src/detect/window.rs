@@ -53,10 +53,20 @@ pub struct Window {
     pieces: VecDeque<Piece>,
     rows: usize,
     bytes: usize,
-    /// Batches added since the rule last ran.
-    fresh: Vec<RecordBatch>,
+    /// Rows were added since the rule last ran.
+    pending: bool,
+    /// Whether the rule reads the rows added since its last run (`new_events`): only then are
+    /// they held apart from the window.
+    holds_new: bool,
+    /// The rows added since the rule last ran, when it reads them, and their bytes: bounded
+    /// like the window, as a window rule runs only every `every`.
+    fresh: VecDeque<(RecordBatch, usize)>,
+    fresh_rows: usize,
+    fresh_bytes: usize,
     /// Rows dropped because the window was full.
     pub dropped_rows: u64,
+    /// New rows the rule did not see as new because too many waited for its next run.
+    pub dropped_new_rows: u64,
 }
 
 impl Window {
@@ -68,9 +78,20 @@ impl Window {
             pieces: VecDeque::new(),
             rows: 0,
             bytes: 0,
-            fresh: Vec::new(),
+            pending: false,
+            holds_new: true,
+            fresh: VecDeque::new(),
+            fresh_rows: 0,
+            fresh_bytes: 0,
             dropped_rows: 0,
+            dropped_new_rows: 0,
         }
+    }
+
+    /// A window whose rule does not read `new_events` holds no new rows apart.
+    pub fn holding_new_events(mut self, holds: bool) -> Self {
+        self.holds_new = holds;
+        self
     }
 
     /// Adds filtered events to the window; `fresh`, the same rows with the columns the next run
@@ -82,7 +103,23 @@ impl Window {
         let times = event_times(&batch);
         let oldest = times.iter().copied().min().unwrap_or(0);
         if let Some(fresh) = fresh {
-            self.fresh.push(fresh);
+            self.pending = true;
+            if self.holds_new {
+                let bytes = bytes_of(&fresh);
+                self.fresh_rows += fresh.num_rows();
+                self.fresh_bytes += bytes;
+                self.fresh.push_back((fresh, bytes));
+                while (self.fresh_rows > self.max_rows || self.fresh_bytes > self.max_bytes)
+                    && self.fresh.len() > 1
+                {
+                    let Some((dropped, bytes)) = self.fresh.pop_front() else {
+                        break;
+                    };
+                    self.fresh_rows -= dropped.num_rows();
+                    self.fresh_bytes -= bytes;
+                    self.dropped_new_rows += dropped.num_rows() as u64;
+                }
+            }
         }
         let bytes = bytes_of(&batch);
         self.rows += batch.num_rows();
@@ -141,13 +178,20 @@ impl Window {
     }
 
     pub fn has_fresh(&self) -> bool {
-        !self.fresh.is_empty()
+        self.pending
     }
 
-    /// The whole window and the fresh part, for a run; the fresh part starts anew.
+    /// The whole window and the fresh part (empty when the window does not hold new rows
+    /// apart), for a run; the fresh part starts anew.
     pub fn take_run(&mut self) -> (Arc<Vec<RecordBatch>>, Arc<Vec<RecordBatch>>) {
         let all = self.pieces.iter().map(|p| p.batch.clone()).collect();
-        let fresh = std::mem::take(&mut self.fresh);
+        let fresh = std::mem::take(&mut self.fresh)
+            .into_iter()
+            .map(|(batch, _)| batch)
+            .collect();
+        self.pending = false;
+        self.fresh_rows = 0;
+        self.fresh_bytes = 0;
         (Arc::new(all), Arc::new(fresh))
     }
 
@@ -189,7 +233,16 @@ mod tests {
         assert!(window.bytes() <= 250 * 1024, "{} bytes", window.bytes());
         let (all, fresh) = window.take_run();
         assert_eq!(all.len(), 2);
-        assert_eq!(fresh.len(), 3, "every added batch is new to the next run");
+        assert_eq!(fresh.len(), 2, "new rows are bounded like the window");
+        assert_eq!(window.dropped_new_rows, 10);
+        assert!(!window.has_fresh(), "a run takes the new rows");
+        // A rule that does not read new rows: they are not held apart, and it still runs.
+        let mut window = Window::new(hour, 1_000_000, usize::MAX).holding_new_events(false);
+        let rows = batch(0, 10, 1);
+        window.add(rows.clone(), Some(rows));
+        assert!(window.has_fresh());
+        let (all, fresh) = window.take_run();
+        assert_eq!((all.len(), fresh.len()), (1, 0));
         // Rows: the same, counted in rows.
         let mut window = Window::new(hour, 15, usize::MAX);
         window.add(batch(0, 10, 1), None);
