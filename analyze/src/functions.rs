@@ -2,6 +2,7 @@
 //! columns, request-URI query parameters, IP ranges and image names (see `docs/rules.md`), plus
 //! the `json_get_*` family and `->`/`->>` from `datafusion-functions-json`.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -23,9 +24,12 @@ use datafusion::prelude::SessionContext;
 use ipnet::IpNet;
 use serde_json_path::JsonPath;
 
+use crate::json_scan::{self, Dialect, Step};
+
 /// Registers the functions of this module and of `datafusion-functions-json` in `ctx`.
 pub fn register(ctx: &mut SessionContext) -> Result<()> {
     datafusion_functions_json::register_all(ctx)?;
+    crate::json_get::register(ctx)?;
     for function in [
         Function::JsonValues,
         Function::JsonValue,
@@ -250,13 +254,6 @@ fn json_matches(text: Option<&str>, path: Option<&str>) -> Result<Vec<String>> {
     Ok(found)
 }
 
-/// One step of a path that names a single value: a member or an array index.
-#[derive(Debug, PartialEq)]
-enum Step<'p> {
-    Member(&'p str),
-    Index(usize),
-}
-
 /// The steps of a JSONPath made only of `.name`, `['name']`/`["name"]` and `[index]` segments,
 /// or `None` for any other path (wildcards, filters, unions, descendants, escapes).
 fn simple_path(path: &str) -> Option<Vec<Step<'_>>> {
@@ -271,7 +268,7 @@ fn simple_path(path: &str) -> Option<Vec<Step<'_>>> {
             if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
                 return None;
             }
-            steps.push(Step::Member(name));
+            steps.push(Step::Member(Cow::Borrowed(name)));
             rest = &after[end..];
         } else if let Some(after) = rest.strip_prefix('[') {
             let close = after.find(']')?;
@@ -281,7 +278,9 @@ fn simple_path(path: &str) -> Option<Vec<Step<'_>>> {
                 .and_then(|i| i.strip_suffix('"'))
                 .or_else(|| inside.strip_prefix('\'').and_then(|i| i.strip_suffix('\'')));
             match quoted {
-                Some(name) if !name.contains(['\\', '"', '\'']) => steps.push(Step::Member(name)),
+                Some(name) if !name.contains(['\\', '"', '\'']) => {
+                    steps.push(Step::Member(Cow::Borrowed(name)))
+                }
                 Some(_) => return None,
                 None if !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_digit()) => {
                     steps.push(Step::Index(inside.parse().ok()?))
@@ -297,50 +296,16 @@ fn simple_path(path: &str) -> Option<Vec<Step<'_>>> {
 }
 
 /// The value at `steps` in the JSON `text`, as [`json_matches`] gives it, found by skipping
-/// over everything else rather than parsing the whole document.
+/// over everything else rather than parsing the whole document (the last of duplicate members
+/// counts, as in a parsed document).
 fn value_at(text: &str, steps: &[Step<'_>]) -> Option<String> {
-    use jiter::{Jiter, Peek};
-    // The text from the current value on (what follows that value is not read).
-    let mut doc = text;
-    for step in steps {
-        let mut jiter = Jiter::new(doc.as_bytes());
-        let start = match (step, jiter.peek().ok()?) {
-            (Step::Member(name), Peek::Object) => {
-                // The last of duplicate members, as a parsed document (and the API server,
-                // decoding a request) has it.
-                let mut found = None;
-                let mut key = jiter.known_object().ok()?;
-                while let Some(current) = key {
-                    let matched = current == *name;
-                    if matched {
-                        found = Some(jiter.current_index());
-                    }
-                    jiter.next_skip().ok()?;
-                    key = jiter.next_key().ok()?;
-                }
-                found?
-            }
-            (Step::Index(index), Peek::Array) => {
-                let mut item = jiter.known_array().ok()??;
-                for _ in 0..*index {
-                    jiter.known_skip(item).ok()?;
-                    item = jiter.array_step().ok()??;
-                }
-                jiter.current_index()
-            }
-            _ => return None,
-        };
-        doc = doc.get(start..)?;
+    let range = json_scan::find(text, steps, Dialect::JsonPath).ok()??;
+    let raw = &text[range];
+    if raw.starts_with('"') {
+        return json_scan::string_value(raw).map(Cow::into_owned);
     }
-    let mut jiter = Jiter::new(doc.as_bytes());
-    let peek = jiter.peek().ok()?;
-    if peek == Peek::String {
-        return jiter.known_str().ok().map(str::to_string);
-    }
-    let start = jiter.current_index();
-    jiter.known_skip(peek).ok()?;
-    let raw = doc.get(start..jiter.current_index())?;
-    // Other values as JSON text written the way a parsed document writes them.
+    // Other values as JSON text written the way a parsed document writes them (duplicate
+    // members inside resolved the same way).
     serde_json::from_str::<serde_json::Value>(raw)
         .ok()
         .map(|value| value.to_string())
@@ -540,10 +505,10 @@ mod tests {
         assert_eq!(
             simple_path("$.a['b c'][2].d"),
             Some(vec![
-                Step::Member("a"),
-                Step::Member("b c"),
+                Step::Member(Cow::Borrowed("a")),
+                Step::Member(Cow::Borrowed("b c")),
                 Step::Index(2),
-                Step::Member("d")
+                Step::Member(Cow::Borrowed("d"))
             ])
         );
         for path in [

@@ -26,6 +26,8 @@ pub mod coverage;
 pub mod detect;
 pub mod error;
 pub mod functions;
+mod json_get;
+mod json_scan;
 pub mod observed;
 pub mod options;
 pub mod output;
