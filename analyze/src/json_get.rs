@@ -232,9 +232,8 @@ fn integer(raw: &str) -> Option<i64> {
     // -2^63 and 2^63 are exact as f64, so the range check is exact.
     #[allow(clippy::cast_possible_truncation)]
     let whole = (float.fract() == 0.0
-        && float >= -9_223_372_036_854_775_808.0
-        && float < 9_223_372_036_854_775_808.0)
-        .then_some(float as i64);
+        && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&float))
+    .then_some(float as i64);
     whole
 }
 
