@@ -473,6 +473,13 @@ async fn serve_answers_the_observed_report_and_exports_gauges_behind_its_tokens(
     import(dir.path(), "lab", "violations.jsonl");
     let tokens = dir.path().join("tokens.csv");
     std::fs::write(&tokens, "s3cr3t-token,lab\n").unwrap();
+    // The gauges look at the last `--coverage-window` of events: wide enough to take in the
+    // fixture's (2026-11-30), whatever the date the test runs.
+    let fixture_day = chrono::DateTime::parse_from_rfc3339("2026-11-30T00:00:00Z").unwrap();
+    let window = format!(
+        "{}h",
+        (chrono::Utc::now() - fixture_day.to_utc()).num_hours() + 48
+    );
     let server = Server::start(
         dir.path(),
         &[
@@ -480,6 +487,8 @@ async fn serve_answers_the_observed_report_and_exports_gauges_behind_its_tokens(
             &tokens.display().to_string(),
             "--coverage-every",
             "1s",
+            "--coverage-window",
+            &window,
         ],
     );
     let client = http();
