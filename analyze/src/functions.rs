@@ -24,7 +24,7 @@ use datafusion::prelude::SessionContext;
 use ipnet::IpNet;
 use serde_json_path::JsonPath;
 
-use crate::json_scan::{self, Dialect, Step};
+use crate::json_scan::{self, Dialect, Selector, Step};
 
 /// Registers the functions of this module and of `datafusion-functions-json` in `ctx`.
 pub fn register(ctx: &mut SessionContext) -> Result<()> {
@@ -235,6 +235,14 @@ fn json_matches(text: Option<&str>, path: Option<&str>) -> Result<Vec<String>> {
     if let Some(steps) = simple_path(path) {
         return Ok(value_at(text, &steps).into_iter().collect());
     }
+    if let Some(found) = selector_path(path).and_then(|selectors| values_at(text, &selectors)) {
+        return Ok(found);
+    }
+    parsed_matches(text, path)
+}
+
+/// [`json_matches`] by parsing the document and evaluating the JSONPath over it.
+fn parsed_matches(text: &str, path: &str) -> Result<Vec<String>> {
     let path = match parsed_path(path) {
         Ok(path) => path,
         Err(error) => return exec_err!("invalid JSONPath `{path}`: {error}"),
@@ -295,17 +303,80 @@ fn simple_path(path: &str) -> Option<Vec<Step<'_>>> {
     Some(steps)
 }
 
+/// The selectors of a JSONPath made of the segments [`simple_path`] takes plus wildcards
+/// (`[*]`, `.*`) and lists of names (`["containers","initContainers"]`), or `None` for any
+/// other path (filters, slices, descendants, escapes).
+fn selector_path(path: &str) -> Option<Vec<Selector<'_>>> {
+    let mut rest = path.strip_prefix('$')?;
+    let mut selectors = Vec::new();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix(".*") {
+            selectors.push(Selector::Elements);
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix('.') {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            let name = &after[..end];
+            if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+                return None;
+            }
+            selectors.push(Selector::Names(vec![Cow::Borrowed(name)]));
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let close = after.find(']')?;
+            let inside = after[..close].trim();
+            if inside == "*" {
+                selectors.push(Selector::Elements);
+            } else if !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_digit()) {
+                selectors.push(Selector::Index(inside.parse().ok()?));
+            } else {
+                let names = inside
+                    .split(',')
+                    .map(|name| {
+                        let name = name.trim();
+                        name.strip_prefix('"')
+                            .and_then(|n| n.strip_suffix('"'))
+                            .or_else(|| name.strip_prefix('\'').and_then(|n| n.strip_suffix('\'')))
+                            .filter(|n| !n.contains(['\\', '"', '\'', ',', ']']))
+                            .map(Cow::Borrowed)
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                selectors.push(Selector::Names(names));
+            }
+            rest = &after[close + 1..];
+        } else {
+            return None;
+        }
+    }
+    Some(selectors)
+}
+
 /// The value at `steps` in the JSON `text`, as [`json_matches`] gives it, found by skipping
 /// over everything else rather than parsing the whole document (the last of duplicate members
 /// counts, as in a parsed document).
 fn value_at(text: &str, steps: &[Step<'_>]) -> Option<String> {
     let range = json_scan::find(text, steps, Dialect::JsonPath).ok()??;
-    let raw = &text[range];
+    value_text(&text[range])
+}
+
+/// Every value `selectors` select in the JSON `text`, as [`json_matches`] gives them, found
+/// like [`value_at`]'s; `None` when the document must be parsed to answer the same (a
+/// wildcard over an object) or is not JSON where it was read.
+fn values_at(text: &str, selectors: &[Selector<'_>]) -> Option<Vec<String>> {
+    let ranges = json_scan::find_all(text, selectors).ok()??;
+    ranges
+        .into_iter()
+        .map(|range| value_text(&text[range]))
+        .collect()
+}
+
+/// A value's JSON text as [`json_matches`] gives it: a string unquoted, anything else written
+/// the way a parsed document writes it (duplicate members inside resolved the same way).
+fn value_text(raw: &str) -> Option<String> {
     if raw.starts_with('"') {
         return json_scan::string_value(raw).map(Cow::into_owned);
     }
-    // Other values as JSON text written the way a parsed document writes them (duplicate
-    // members inside resolved the same way).
     serde_json::from_str::<serde_json::Value>(raw)
         .ok()
         .map(|value| value.to_string())
@@ -557,6 +628,84 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[test]
+    fn wildcard_paths_are_followed_without_parsing_the_document() {
+        assert_eq!(
+            selector_path("$.spec['containers', \"initContainers\"][*].ports[0]"),
+            Some(vec![
+                Selector::Names(vec![Cow::Borrowed("spec")]),
+                Selector::Names(vec![
+                    Cow::Borrowed("containers"),
+                    Cow::Borrowed("initContainers")
+                ]),
+                Selector::Elements,
+                Selector::Names(vec![Cow::Borrowed("ports")]),
+                Selector::Index(0),
+            ])
+        );
+        for path in [
+            "$..a",
+            "$.a[?@.b]",
+            "$.a[-1]",
+            "$.a[1:2]",
+            "$['a\\'b']",
+            "a[*]",
+        ] {
+            assert_eq!(selector_path(path), None, "{path}");
+        }
+        let docs = [
+            r#"{"spec":{"containers":[{"name":"a","image":"nginx","securityContext":{"privileged":true,
+                "capabilities":{"add":["NET_ADMIN","SYS_TIME"]}}},{"name":"b","image":"busy\"box",
+                "ports":[{"containerPort":80},{"containerPort":1e2}]}],
+                "initContainers":[{"image":"init"}],"volumes":[{"hostPath":{"path":"/"}},{"emptyDir":{}}],
+                "containers":[{"image":"last-of-duplicates"}]},
+              "rules":[{"verbs":["get","list"],"resources":["pods"]},{"verbs":["*"],"resources":[]}],
+              "subjects":[{"kind":"User","name":"x","apiGroup":"rbac.authorization.k8s.io"},null,7]}"#,
+            r#"{"spec":{"containers":null,"initContainers":"no","volumes":{"a":1}},"rules":[]}"#,
+            r#"[{"a":1},{"a":[2,3]}]"#,
+            "not json",
+            r#"{"spec":{"containers":[{"image":"x"}"#,
+        ];
+        // The same answers as the general JSONPath evaluation, for the paths the rule pack uses
+        // and a few it does not (a wildcard over an object is answered by parsing).
+        for doc in docs {
+            for path in [
+                "$.spec.containers[*].image",
+                "$.spec[\"containers\",\"initContainers\"][*].image",
+                "$.spec.containers[*].securityContext.capabilities.add[*]",
+                "$.spec.containers[*].securityContext.privileged",
+                "$.spec.containers[*].ports[*].containerPort",
+                "$.spec.containers[1].ports[*]",
+                "$.spec.volumes[*].hostPath.path",
+                "$.spec.volumes.*",
+                "$.rules[*].verbs[*]",
+                "$.rules[*].resources[*]",
+                "$.subjects[*]",
+                "$.subjects[*].name",
+                "$[*].a",
+                "$[*].a[*]",
+                "$.*",
+            ] {
+                let general = parsed_matches(doc, path).unwrap();
+                assert_eq!(
+                    json_matches(Some(doc), Some(path)).unwrap(),
+                    general,
+                    "{path} of {doc}"
+                );
+            }
+        }
+        // Found by the scanner, not by parsing: a wildcard over an object is the only way back.
+        let pod = docs[0];
+        let path = selector_path("$.spec.containers[*].image").unwrap();
+        assert_eq!(
+            values_at(pod, &path),
+            Some(vec!["last-of-duplicates".into()])
+        );
+        let path = selector_path("$.spec.volumes[*].hostPath.path").unwrap();
+        assert_eq!(values_at(pod, &path), Some(vec!["/".into()]));
+        assert_eq!(values_at(pod, &selector_path("$.spec.*").unwrap()), None);
     }
 
     #[test]

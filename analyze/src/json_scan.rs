@@ -229,6 +229,54 @@ pub(crate) fn find(text: &str, path: &[Step<'_>], dialect: Dialect) -> Scan<Opti
     Ok(Some(at..end))
 }
 
+/// One selector of a path that may select several values, as JSONPath has them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Selector<'p> {
+    /// Members of an object by name, in this order (`.a`, `['a','b']`).
+    Names(Vec<Cow<'p, str>>),
+    /// One element of an array (`[2]`).
+    Index(isize),
+    /// Every element of an array (`[*]`, `.*`).
+    Elements,
+}
+
+/// The text ranges of every value `path` selects in `text`, in the order JSONPath gives them
+/// over a parsed document (the last of several members of the same name counts). `None` when
+/// only a parsed document answers the same way: a wildcard over an object, whose members a
+/// parsed document yields in its own order, duplicates merged.
+pub(crate) fn find_all(text: &str, path: &[Selector<'_>]) -> Scan<Option<Vec<Range<usize>>>> {
+    let bytes = text.as_bytes();
+    let mut current = vec![skip_whitespace(bytes, 0)];
+    let mut next = Vec::new();
+    let mut items = Vec::new();
+    for selector in path {
+        next.clear();
+        for &at in &current {
+            match (selector, bytes.get(at)) {
+                (_, None) => return Err(Malformed),
+                (Selector::Names(names), Some(b'{')) => {
+                    for name in names {
+                        next.extend(member(text, at, name, Dialect::JsonPath)?);
+                    }
+                }
+                (Selector::Index(index), Some(b'[')) => next.extend(element(bytes, at, *index)?),
+                (Selector::Elements, Some(b'[')) => {
+                    elements(bytes, at, &mut items)?;
+                    next.extend(items.iter().map(|item| item.start));
+                }
+                (Selector::Elements, Some(b'{')) => return Ok(None),
+                _ => {}
+            }
+        }
+        std::mem::swap(&mut current, &mut next);
+    }
+    current
+        .into_iter()
+        .map(|at| value_end(bytes, at).map(|end| at..end))
+        .collect::<Scan<Vec<_>>>()
+        .map(Some)
+}
+
 /// The string value whose text (quotes included) is `raw`, unescaped; `None` if `raw` is not a
 /// string.
 pub(crate) fn string_value(raw: &str) -> Option<Cow<'_, str>> {
