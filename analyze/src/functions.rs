@@ -24,7 +24,7 @@ use datafusion::prelude::SessionContext;
 use ipnet::IpNet;
 use serde_json_path::JsonPath;
 
-use crate::json_scan::{self, Dialect, Selector, Step};
+use crate::json_scan::{self, Selector};
 
 /// Registers the functions of this module and of `datafusion-functions-json` in `ctx`.
 pub fn register(ctx: &mut SessionContext) -> Result<()> {
@@ -232,9 +232,6 @@ fn json_matches(text: Option<&str>, path: Option<&str>) -> Result<Vec<String>> {
     let (Some(text), Some(path)) = (text, path) else {
         return Ok(Vec::new());
     };
-    if let Some(steps) = simple_path(path) {
-        return Ok(value_at(text, &steps).into_iter().collect());
-    }
     if let Some(found) = selector_path(path).and_then(|selectors| values_at(text, &selectors)) {
         return Ok(found);
     }
@@ -262,50 +259,9 @@ fn parsed_matches(text: &str, path: &str) -> Result<Vec<String>> {
     Ok(found)
 }
 
-/// The steps of a JSONPath made only of `.name`, `['name']`/`["name"]` and `[index]` segments,
-/// or `None` for any other path (wildcards, filters, unions, descendants, escapes).
-fn simple_path(path: &str) -> Option<Vec<Step<'_>>> {
-    let mut rest = path.strip_prefix('$')?;
-    let mut steps = Vec::new();
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix('.') {
-            let end = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
-            let name = &after[..end];
-            if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-                return None;
-            }
-            steps.push(Step::Member(Cow::Borrowed(name)));
-            rest = &after[end..];
-        } else if let Some(after) = rest.strip_prefix('[') {
-            let close = after.find(']')?;
-            let inside = &after[..close];
-            let quoted = inside
-                .strip_prefix('"')
-                .and_then(|i| i.strip_suffix('"'))
-                .or_else(|| inside.strip_prefix('\'').and_then(|i| i.strip_suffix('\'')));
-            match quoted {
-                Some(name) if !name.contains(['\\', '"', '\'']) => {
-                    steps.push(Step::Member(Cow::Borrowed(name)))
-                }
-                Some(_) => return None,
-                None if !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_digit()) => {
-                    steps.push(Step::Index(inside.parse().ok()?))
-                }
-                None => return None,
-            }
-            rest = &after[close + 1..];
-        } else {
-            return None;
-        }
-    }
-    Some(steps)
-}
-
-/// The selectors of a JSONPath made of the segments [`simple_path`] takes plus wildcards
-/// (`[*]`, `.*`) and lists of names (`["containers","initContainers"]`), or `None` for any
-/// other path (filters, slices, descendants, escapes).
+/// The selectors of a JSONPath made of names (`.name`, `['name']`, lists of names such as
+/// `["containers","initContainers"]`), indexes (`[2]`) and wildcards (`[*]`, `.*`), or `None`
+/// for any other path (filters, slices, negative indexes, descendants, escapes).
 fn selector_path(path: &str) -> Option<Vec<Selector<'_>>> {
     let mut rest = path.strip_prefix('$')?;
     let mut selectors = Vec::new();
@@ -352,17 +308,10 @@ fn selector_path(path: &str) -> Option<Vec<Selector<'_>>> {
     Some(selectors)
 }
 
-/// The value at `steps` in the JSON `text`, as [`json_matches`] gives it, found by skipping
-/// over everything else rather than parsing the whole document (the last of duplicate members
-/// counts, as in a parsed document).
-fn value_at(text: &str, steps: &[Step<'_>]) -> Option<String> {
-    let range = json_scan::find(text, steps, Dialect::JsonPath).ok()??;
-    value_text(&text[range])
-}
-
-/// Every value `selectors` select in the JSON `text`, as [`json_matches`] gives them, found
-/// like [`value_at`]'s; `None` when the document must be parsed to answer the same (a
-/// wildcard over an object) or is not JSON where it was read.
+/// Every value `selectors` select in the JSON `text`, as [`json_matches`] gives them, found by
+/// skipping over everything else rather than parsing the whole document (the last of duplicate
+/// members counts, as in a parsed document); `None` when the document must be parsed to answer
+/// the same (a wildcard over an object) or is not JSON where it was read.
 fn values_at(text: &str, selectors: &[Selector<'_>]) -> Option<Vec<String>> {
     let ranges = json_scan::find_all(text, selectors).ok()??;
     ranges
@@ -574,24 +523,14 @@ mod tests {
     #[test]
     fn single_values_are_found_without_parsing_the_document() {
         assert_eq!(
-            simple_path("$.a['b c'][2].d"),
+            selector_path("$.a['b c'][2].d"),
             Some(vec![
-                Step::Member(Cow::Borrowed("a")),
-                Step::Member(Cow::Borrowed("b c")),
-                Step::Index(2),
-                Step::Member(Cow::Borrowed("d"))
+                Selector::Names(vec![Cow::Borrowed("a")]),
+                Selector::Names(vec![Cow::Borrowed("b c")]),
+                Selector::Index(2),
+                Selector::Names(vec![Cow::Borrowed("d")]),
             ])
         );
-        for path in [
-            "$.a[*]",
-            "$..a",
-            "$[\"a\",\"b\"]",
-            "$.a[?@.b]",
-            "$.a[-1]",
-            "a.b",
-        ] {
-            assert_eq!(simple_path(path), None, "{path}");
-        }
         let doc = r#"{"kind":"Pod","metadata":{"name":"web-1","labels":{"b":"2","a":"1"}},
             "spec":{"containers":[{"name":"a","image":"nginx"},{"name":"b","ports":[80, 1e2]}],
             "hostPID":false, "x":null,"esc":"a\"b", "hostPID" : true}}"#;
@@ -621,12 +560,8 @@ mod tests {
                     other => other.to_string(),
                 })
                 .collect::<Vec<_>>();
-            let steps = simple_path(path).unwrap();
-            assert_eq!(
-                value_at(doc, &steps).into_iter().collect::<Vec<_>>(),
-                general,
-                "{path}"
-            );
+            let selectors = selector_path(path).unwrap();
+            assert_eq!(values_at(doc, &selectors), Some(general), "{path}");
         }
     }
 
@@ -652,6 +587,7 @@ mod tests {
             "$.a[1:2]",
             "$['a\\'b']",
             "a[*]",
+            "a.b",
         ] {
             assert_eq!(selector_path(path), None, "{path}");
         }
