@@ -196,3 +196,47 @@ fn serve_refuses_plain_http_off_loopback_without_auth() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--allow-insecure"));
 }
+
+/// `bench ingest` says whether the server it measured ran the rules: a figure "with the rule
+/// pack" taken where the rules directory is missing would otherwise be a figure without them.
+#[test]
+fn bench_ingest_reports_whether_detection_ran() {
+    let bench = |serve_arg: String| -> Value {
+        let output = run(&[
+            "bench",
+            "ingest",
+            "--duration-secs",
+            "1",
+            "--warmup-secs",
+            "0",
+            "--connections",
+            "2",
+            "--bodies",
+            "2",
+            "--format",
+            "json",
+            &serve_arg,
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("one JSON report")
+    };
+    let rules = std::fs::read_dir(repo("queries/detections"))
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+        })
+        .count() as u64;
+    let with_rules = bench(format!(
+        "--serve-arg=--rules={}",
+        repo("queries/detections")
+    ));
+    assert_eq!(with_rules["server"]["rules_running"], rules);
+    let without = bench("--serve-arg=--no-rules".to_string());
+    assert_eq!(without["server"]["rules_running"], 0);
+}

@@ -165,6 +165,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
                     None => anyhow::Ok((load.await?, None)),
                 }
             })?;
+            let rules_running = runtime.block_on(server.rules_running());
             let peak_rss_bytes = server.peak_rss_bytes()?;
             let shutdown_flush = server.stop()?;
             let figures = ServerFigures {
@@ -174,6 +175,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
                 shutdown_flush,
                 store_bytes: server::dir_bytes(server.data_dir()),
                 detect_skipped: server.logged_count("detect_skipped"),
+                rules_running,
             };
             (plan.url, load, Some(figures), probes)
         }

@@ -73,6 +73,9 @@ pub struct ServerFigures {
     pub store_bytes: u64,
     /// Events the server stored but could not run the rules on (its detection was behind).
     pub detect_skipped: Option<u64>,
+    /// Detection rules the server ran (0: detection off, e.g. no rules directory where it
+    /// started); `None` when it did not say.
+    pub rules_running: Option<u64>,
 }
 
 pub struct Report {
@@ -116,6 +119,7 @@ impl Report {
                 "shutdown_flush_secs": server.shutdown_flush.as_secs_f64(),
                 "store_bytes": server.store_bytes,
                 "detect_events_skipped": server.detect_skipped,
+                "rules_running": server.rules_running,
             })
         });
         json!({
@@ -213,8 +217,20 @@ impl Report {
                 mib(server.store_bytes),
                 if server.temporary { "temporary dir, removed" } else { &server.data_dir }
             ));
-            if let Some(skipped) = server.detect_skipped {
-                lines.push(format!("detection:   {skipped} events stored without running the rules on them (detection behind)"));
+            match server.rules_running {
+                Some(0) => lines.push(
+                    "detection:   off (the server ran no rules: --no-rules, or no rules directory where it started)"
+                        .to_string(),
+                ),
+                Some(rules) => lines.push(format!(
+                    "detection:   {rules} rules running; {} events stored without running the rules on them (detection behind)",
+                    server.detect_skipped.map_or("?".to_string(), |n| n.to_string())
+                )),
+                None => {
+                    if let Some(skipped) = server.detect_skipped {
+                        lines.push(format!("detection:   {skipped} events stored without running the rules on them (detection behind)"));
+                    }
+                }
             }
         }
         if let Some(probes) = &self.probes {
@@ -270,5 +286,23 @@ mod tests {
         assert_eq!(json["results"]["latency_ms"]["max"], 5.0);
         assert!(json["server"].is_null());
         assert!(report.to_text().contains("2000 events/s"));
+
+        // The text says whether the measured server ran the rules.
+        let server = |rules_running| ServerFigures {
+            data_dir: "/tmp/x".to_owned(),
+            temporary: true,
+            peak_rss_bytes: 1 << 20,
+            shutdown_flush: Duration::from_millis(10),
+            store_bytes: 0,
+            detect_skipped: Some(3),
+            rules_running,
+        };
+        let mut report = report;
+        report.server = Some(server(Some(0)));
+        assert!(report.to_text().contains("detection:   off"));
+        report.server = Some(server(Some(118)));
+        let text = report.to_text();
+        assert!(text.contains("detection:   118 rules running; 3 events stored without"));
+        assert_eq!(report.to_json()["server"]["rules_running"], 118);
     }
 }

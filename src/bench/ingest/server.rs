@@ -136,6 +136,31 @@ impl ServerProcess {
         }
     }
 
+    /// How many detection rules the server runs (`GET /v1/rules`, state `ok`; the route is not
+    /// there when detection is off); `None` when it could not be asked.
+    pub async fn rules_running(&self) -> Option<u64> {
+        let url = format!("http://127.0.0.1:{}/v1/rules", self.port);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .ok()?;
+        let response = client.get(&url).send().await.ok()?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Some(0);
+        }
+        if !response.status().is_success() {
+            return None;
+        }
+        let body: serde_json::Value = response.json().await.ok()?;
+        let rules = body.get("rules")?.as_array()?;
+        Some(
+            rules
+                .iter()
+                .filter(|rule| rule.get("state").and_then(|s| s.as_str()) == Some("ok"))
+                .count() as u64,
+        )
+    }
+
     /// Peak resident memory (`VmHWM`) so far, in bytes.
     pub fn peak_rss_bytes(&self) -> anyhow::Result<u64> {
         let path = format!("/proc/{}/status", self.child.id());
