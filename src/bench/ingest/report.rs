@@ -217,19 +217,18 @@ impl Report {
                 mib(server.store_bytes),
                 if server.temporary { "temporary dir, removed" } else { &server.data_dir }
             ));
-            match server.rules_running {
-                Some(0) => lines.push(
-                    "detection:   off (the server ran no rules: --no-rules, or no rules directory where it started)"
-                        .to_string(),
-                ),
-                Some(rules) => lines.push(format!(
-                    "detection:   {rules} rules running; {} events stored without running the rules on them (detection behind)",
-                    server.detect_skipped.map_or("?".to_string(), |n| n.to_string())
-                )),
-                None => {
-                    if let Some(skipped) = server.detect_skipped {
-                        lines.push(format!("detection:   {skipped} events stored without running the rules on them (detection behind)"));
-                    }
+            if server.rules_running == Some(0) {
+                lines.push("detection:   off (the server ran no rules: --no-rules, or no rules directory where it started)".to_string());
+            } else {
+                let mut parts = Vec::new();
+                if let Some(rules) = server.rules_running {
+                    parts.push(format!("{rules} rules running"));
+                }
+                if let Some(skipped) = server.detect_skipped {
+                    parts.push(format!("{skipped} events stored without running the rules on them (detection behind)"));
+                }
+                if !parts.is_empty() {
+                    lines.push(format!("detection:   {}", parts.join("; ")));
                 }
             }
         }
