@@ -408,6 +408,144 @@ async fn a_window_keeps_bodies_only_a_sequence_rules_new_events_read() {
 }
 
 #[tokio::test]
+async fn a_window_keeps_only_the_rows_its_rule_can_use() {
+    // The filter keeps every request; the rule reads refusals from the window and creates from
+    // the new events. The reads in between can never matter: they are neither kept for the
+    // window's length nor does the rule run for them.
+    let sequence = rule(
+        "refused-then-created",
+        "-- mode: sequence\n-- window: 30m\n-- filter: verb <> 'watch'\n-- output: {user_name} created after {refusals} refusals",
+        "SELECT n.cluster, n.audit_id, n.user_name, count(*) AS refusals \
+         FROM new_events n JOIN events d ON d.user_name = n.user_name AND d.response_code = 403 \
+         AND d.stage_at < n.stage_at \
+         WHERE n.verb = 'create' AND n.response_code = 201 \
+         GROUP BY n.cluster, n.audit_id, n.user_name HAVING count(*) >= 2",
+    );
+    let mut engine = engine(vec![sequence]).await;
+    let mut rows: Vec<EventRow> = (0..100)
+        .map(|i| event(&format!("r{i}"), T0 + i, "mallory", "get", "pods", 200))
+        .collect();
+    rows.extend((0..3).map(|i| {
+        event(
+            &format!("d{i}"),
+            T0 + 200 + i,
+            "mallory",
+            "get",
+            "secrets",
+            403,
+        )
+    }));
+    assert!(feed(&mut engine, &rows).await.is_empty());
+    let status = &engine.statuses()[0];
+    assert_eq!(status.window_rows, 3, "only the refusals are kept");
+    assert_eq!(status.runs, 0, "no new event was a create");
+    let alerts = feed(
+        &mut engine,
+        &[
+            event("c1", T0 + MINUTE, "mallory", "create", "pods", 201),
+            event("g1", T0 + MINUTE, "mallory", "get", "pods", 200),
+        ],
+    )
+    .await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].output, "mallory created after 3 refusals");
+    assert_eq!(alerts[0].audit_ids, ["c1"]);
+    let status = &engine.statuses()[0];
+    assert_eq!((status.window_rows, status.runs), (3, 1));
+}
+
+#[tokio::test]
+async fn a_compacting_window_gives_the_same_alerts_with_a_row_or_two_per_key() {
+    // "A resource this identity has not read in the last hour": only whether a key was seen
+    // matters, so the window may keep the earliest and latest row of each key.
+    let first_read = |id: &str, compact: &str| {
+        rule(
+            id,
+            &format!("-- mode: sequence\n-- window: 1h\n-- filter: verb = 'get'\n{compact}-- output: {{user_name}} read {{object_resource}} for the first time"),
+            "WITH first_seen AS (SELECT cluster, user_name, object_resource, min(stage_at) AS first_at \
+             FROM events GROUP BY cluster, user_name, object_resource) \
+             SELECT n.cluster, n.audit_id, n.user_name, n.object_resource FROM new_events n \
+             LEFT JOIN first_seen f ON f.cluster = n.cluster AND f.user_name = n.user_name \
+             AND f.object_resource = n.object_resource \
+             WHERE f.first_at IS NULL OR n.stage_at <= f.first_at",
+        )
+    };
+    let mut engine = engine(vec![
+        first_read("plain", ""),
+        first_read(
+            "compacting",
+            "-- compact: cluster, user_name, lower(COALESCE(object_resource, ''))\n",
+        ),
+    ])
+    .await;
+    let minute: Vec<EventRow> = (0..5_000)
+        .map(|i| {
+            let resource = if i % 1_000 == 7 { "secrets" } else { "pods" };
+            event(
+                &format!("a{i}"),
+                T0 + i * 10_000,
+                "ci",
+                "get",
+                resource,
+                200,
+            )
+        })
+        .collect();
+    let mut alerts = Vec::new();
+    for chunk in minute.chunks(1_000) {
+        alerts.extend(feed(&mut engine, chunk).await);
+    }
+    // The next batch finds the window full enough to compact what came before it.
+    let later = |id: &str, at: i64, resource: &str| event(id, T0 + at, "ci", "get", resource, 200);
+    alerts.extend(feed(&mut engine, &[later("a5000", MINUTE, "pods")]).await);
+    let statuses = engine.statuses();
+    let (plain, compacting) = (&statuses[0], &statuses[1]);
+    assert_eq!(plain.window_rows, 5_001, "{plain:?}");
+    assert!(compacting.window_rows < 10, "{compacting:?}");
+    assert!(compacting.window_rows_compacted > 4_990, "{compacting:?}");
+    // Pods are read every 10 minutes; secrets once more at 50 minutes, then not for 82:
+    // they are new again, and configmaps are new.
+    for step in 1..=13 {
+        let at = step * 10 * MINUTE;
+        alerts.extend(feed(&mut engine, &[later(&format!("p{step}"), at, "pods")]).await);
+        if step == 5 {
+            alerts.extend(feed(&mut engine, &[later("s1", at + 1, "secrets")]).await);
+        }
+    }
+    alerts.extend(feed(&mut engine, &[later("c1", 130 * MINUTE + 1, "configmaps")]).await);
+    alerts.extend(feed(&mut engine, &[later("s2", 132 * MINUTE, "secrets")]).await);
+    let by_rule = |rule: &str| {
+        let mut ids: Vec<String> = alerts
+            .iter()
+            .filter(|a| a.rule_id == rule)
+            .flat_map(|a| a.audit_ids.clone())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(by_rule("plain"), ["a0", "a7", "c1", "s2"]);
+    assert_eq!(by_rule("compacting"), by_rule("plain"));
+    assert!(engine.statuses().iter().all(|s| s.error.is_none()));
+}
+
+#[tokio::test]
+async fn a_compaction_key_that_does_not_plan_names_the_header_key() {
+    let broken = rule(
+        "broken-compaction",
+        "-- mode: sequence\n-- window: 1h\n-- filter: verb = 'get'\n-- compact: no_such_column\n-- output: {user_name}",
+        "SELECT cluster, audit_id, user_name FROM new_events",
+    );
+    let engine = engine(vec![broken]).await;
+    let status = &engine.statuses()[0];
+    assert_eq!(status.state, "failed");
+    let error = status.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("`compact`") && error.contains("no_such_column"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn batches_taken_together_run_a_sequence_rule_once() {
     let sequence = rule(
         "create-then-exec",

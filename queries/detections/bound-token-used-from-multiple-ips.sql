@@ -11,6 +11,7 @@
 -- filter: user_name LIKE 'system:serviceaccount:%'
 --   AND user_extra['authentication.kubernetes.io/credential-id'][1] IS NOT NULL
 --   AND source_ip IS NOT NULL
+-- compact: cluster, user_extra['authentication.kubernetes.io/credential-id'][1], source_ip, user_agent
 -- dedup: cluster, credential_id
 -- suppress: 1h
 -- output: token {credential_id} of {user_name} (pod {pod_name} on {node_name}) used from {ip_count} addresses within 1h: {source_ips_seen}; user agents {user_agents}

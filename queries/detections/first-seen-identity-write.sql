@@ -18,6 +18,7 @@
 --   AND user_name NOT LIKE 'system:serviceaccount:kube-system:%'
 --   AND user_name NOT IN ('system:kube-controller-manager', 'system:kube-scheduler', 'system:apiserver',
 --                         'system:kube-proxy', 'system:anonymous')
+-- compact: cluster, user_name
 -- dedup: cluster, user_name
 -- suppress: 24h
 -- output: {user_name} made its first change in {baseline_days} days of history: {verb} {object_resource} {target} from {source_ip} ({user_agent})

@@ -17,6 +17,7 @@
 --   AND user_name NOT LIKE 'system:serviceaccount:kube-system:%'
 --   AND user_name NOT LIKE 'eks:%'
 --   AND user_name NOT IN ('aksService', 'masterclient')
+-- compact: cluster, user_name
 -- dedup: cluster, user_name
 -- suppress: 24h
 -- output: {user_name} wrote {object_resource} {object_namespace}/{object_name} ({verb}), its first workload write in 30 days, from {source_ip} with {user_agent}

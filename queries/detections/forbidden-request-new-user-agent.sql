@@ -10,6 +10,7 @@
 -- filter: COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
 --   AND authz_decision = 'forbid'
 --   AND COALESCE(user_agent, '') NOT LIKE '%kubernetes/$Format%'
+-- compact: cluster, user_agent
 -- dedup: cluster, client
 -- suppress: 1d
 -- output: First forbidden request in 7 days from a {client} client: {user_name} {verb} {request_uri} from {source_ip} ({user_agent})

@@ -11,6 +11,7 @@
 --   AND authz_decision IN ('allow', 'forbid')
 --   AND COALESCE(user_name, '') <> ''
 --   AND user_name NOT LIKE 'system:%'
+-- compact: cluster, user_name, authz_decision, user_agent
 -- dedup: cluster, user_name, authz_decision, client
 -- suppress: 1d
 -- output: {user_name} was {decision_text} {verb} {request_uri} using {user_agent} from {source_ip}: first {authz_decision} for this user and client in 10 days

@@ -13,6 +13,7 @@
 --   AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:kube-system:%'
 --   AND NOT (COALESCE(user_name, '') LIKE 'system:%'
 --            AND COALESCE(user_name, '') NOT LIKE 'system:serviceaccount:%')
+-- compact: cluster, object_namespace, object_name, user_name
 -- dedup: cluster, user_name, object_namespace, object_name
 -- suppress: 24h
 -- output: {user_name} read secret {object_namespace}/{object_name} for the first time; it was read by {earlier_readers} other identities since {secret_first_read} ({usual_readers}) - from {source_ip} with {user_agent}

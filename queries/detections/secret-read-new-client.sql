@@ -16,6 +16,7 @@
 --   AND user_name NOT LIKE 'system:node:%'
 --   AND user_name NOT LIKE 'system:kube-%'
 --   AND user_name NOT LIKE 'system:serviceaccount:kube-system:%'
+-- compact: cluster, user_name, user_agent
 -- dedup: cluster, user_name, client
 -- suppress: 1d
 -- output: {user_name} {verb} secrets {target} from {source_ip} with {user_agent}: a client it has not read secrets with in 7 days

@@ -9,6 +9,7 @@
 -- window: 30d
 -- filter: user_name LIKE 'system:serviceaccount:%'
 --   AND starts_with_any(user_agent, 'tool_user_agents')
+-- compact: cluster, user_name, user_agent
 -- dedup: cluster, user_name, tool
 -- suppress: 24h
 -- output: {user_name} used with {tool} for the first time in 30 days: {verb} {object_resource} {target} from {source_ip} (pod {pod_name}, user agent {user_agent}, {response_code})

@@ -10,6 +10,7 @@
 -- filter: COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
 --   AND authz_decision = 'forbid'
 --   AND user_name LIKE 'system:serviceaccount:%'
+-- compact: cluster, user_name, user_agent
 -- dedup: cluster, user_name, client
 -- suppress: 1d
 -- output: {user_name} was refused {verb} {request_uri} from {source_ip} with a client it was not refused with in 7 days: {user_agent}

@@ -10,6 +10,7 @@
 -- filter: user_name NOT LIKE 'system:%'
 --   AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
 --   AND verb <> 'watch'
+-- compact: cluster, user_name, date_trunc('hour', COALESCE(stage_at, request_received_at))
 -- dedup: cluster, user_name
 -- suppress: 12h
 -- output: {user_name} is active at {hour_utc}:00 UTC ({verb} {object_resource} from {source_ip}, {user_agent}); in {active_days} active days they never worked within an hour of that time

@@ -73,6 +73,9 @@ pub async fn test_rules(
             ));
         }
         let mut options = pack.engine_options();
+        // Windows compact whenever they can: a rule whose `compact` keys lose what it reads
+        // fails its cases.
+        options.compaction_rows = 0;
         let lists_file = dir.join("lists.toml");
         if lists_file.exists() {
             options.lists.override_from_toml(&lists_file)?;

@@ -7,14 +7,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use datafusion::arrow::array::BooleanArray;
+use datafusion::arrow::compute::kernels::boolean::and;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::Column;
 use datafusion::common::DFSchema;
 use datafusion::execution::memory_pool::GreedyMemoryPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::simplify::SimplifyContext;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
@@ -25,10 +32,12 @@ use super::dedup::{Dedup, DEFAULT_MAX_KEYS};
 use super::input::{detection_schema, event_times};
 use super::lists::Lists;
 use super::output::{self, check_result_schema, findings, output_field_name, Finding};
-use super::prefilter::Reads;
+use super::prefilter::{rows_of, Reads};
 use super::rule::{Mode, Rule};
 use super::table::BatchTable;
-use super::window::{Window, DEFAULT_MAX_WINDOW_BYTES, DEFAULT_MAX_WINDOW_ROWS};
+use super::window::{
+    Window, DEFAULT_COMPACTION_ROWS, DEFAULT_MAX_WINDOW_BYTES, DEFAULT_MAX_WINDOW_ROWS,
+};
 
 /// The table a rule's SQL reads.
 pub const EVENTS: &str = "events";
@@ -56,6 +65,10 @@ pub struct EngineOptions {
     pub rule_timeout: Duration,
     pub rule_memory_bytes: usize,
     pub max_dedup_keys: usize,
+    /// Rows a compacting window holds at least before it compacts (`rules test` compacts
+    /// before every addition, so that a rule's cases show whether compaction changes what it
+    /// finds).
+    pub compaction_rows: usize,
     /// The alerts' `hostname`.
     pub hostname: String,
 }
@@ -70,6 +83,7 @@ impl Default for EngineOptions {
             rule_timeout: DEFAULT_RULE_TIMEOUT,
             rule_memory_bytes: DEFAULT_RULE_MEMORY_BYTES,
             max_dedup_keys: DEFAULT_MAX_KEYS,
+            compaction_rows: DEFAULT_COMPACTION_ROWS,
             hostname: "auditlens".into(),
         }
     }
@@ -96,6 +110,8 @@ pub struct RuleStatus {
     pub filter_micros: u64,
     pub window_rows: usize,
     pub window_rows_dropped: u64,
+    /// Rows a compacting window let go because another row of their key stays.
+    pub window_rows_compacted: u64,
     /// New rows a window rule did not see as new: too many waited for its next run (they
     /// stay in its window).
     pub window_new_rows_dropped: u64,
@@ -169,16 +185,33 @@ struct WindowColumns {
 }
 
 impl WindowColumns {
-    /// Adds rows that passed the filter, holding at least the columns `fresh` names, to the
-    /// window as new events.
-    fn add(&self, window: &mut Window, rows: &RecordBatch) {
-        let kept = super::prefilter::slim(rows, self.kept.as_ref());
-        let fresh = if self.kept == self.fresh {
-            kept.clone()
-        } else {
-            super::prefilter::slim(rows, self.fresh.as_ref())
+    /// Adds the rows of `rows` that passed the filter (`passing`; `None`: all of them),
+    /// holding at least the columns `fresh` names, to the window as new events. The window
+    /// keeps those the rule's scans of `events` can use (a rule that reads only the refusals
+    /// and writes of its window need not keep every read for 35 minutes), and holds apart
+    /// until the next run those its scans of `new_events` can use: a row no scan keeps cannot
+    /// change the rule's result. Each part is copied once, from `rows`.
+    fn add(
+        &self,
+        reads: &Reads,
+        window: &mut Window,
+        rows: &RecordBatch,
+        passing: Option<&BooleanArray>,
+    ) {
+        if passing.is_some_and(|mask| mask.true_count() == 0) {
+            return;
+        }
+        let part = |table: &str, columns: &Option<BTreeSet<usize>>| {
+            if !reads.tables.contains(table) {
+                return None;
+            }
+            let mask = match (passing, reads.mask(table, rows)) {
+                (Some(passing), Some(used)) => Some(and(passing, &used).unwrap_or(used)),
+                (passing, used) => used.or_else(|| passing.cloned()),
+            };
+            rows_of(rows, mask.as_ref(), columns.as_ref())
         };
-        window.add(kept, Some(fresh));
+        window.add_new(part(EVENTS, &self.kept), part(NEW_EVENTS, &self.fresh));
     }
 }
 
@@ -268,6 +301,7 @@ impl Engine {
                 if let Some(window) = runner.planned.as_ref().and_then(|p| p.window.as_ref()) {
                     status.window_rows = window.rows();
                     status.window_rows_dropped = window.dropped_rows;
+                    status.window_rows_compacted = window.compacted_rows;
                     status.window_new_rows_dropped = window.dropped_new_rows;
                     status.window_bytes = window.bytes();
                 }
@@ -439,8 +473,15 @@ impl Engine {
             let started = Instant::now();
             let kept = keep_in_window(planned, slice, &self.options).await;
             runner.status.filter_micros += started.elapsed().as_micros() as u64;
+            let compaction = planned.window.as_mut().and_then(Window::take_error);
             if let Err(error) = kept {
                 fail(runner, error);
+            }
+            if let Some(error) = compaction {
+                fail(
+                    runner,
+                    format!("cannot compact the window (it keeps every row): {error}"),
+                );
             }
         }
     }
@@ -514,10 +555,16 @@ impl Engine {
                 tracing::warn!(rule = %rule_id, "stored history does not have the events schema; not used");
                 return;
             }
-            window.add(
-                super::prefilter::slim(&batch, planned.window_columns.kept.as_ref()),
-                None,
-            );
+            // Only what the rule's scans of `events` can use, as for new events.
+            let reads = &planned.query.reads;
+            if !reads.tables.contains(EVENTS) {
+                return;
+            }
+            if let Some(rows) =
+                reads.select_keeping(EVENTS, &batch, planned.window_columns.kept.as_ref())
+            {
+                window.add_history(rows);
+            }
         }
     }
 
@@ -542,31 +589,23 @@ impl Engine {
             return Vec::new();
         };
         if let Some(window) = planned.window.as_mut() {
-            if let Err(error) = window.evict(now) {
-                fail(runner, error.to_string());
-                return Vec::new();
-            }
+            window.evict(now);
             let (all, fresh) = window.take_run();
             if let Some(spec) = runner.rule.window.as_ref() {
                 let every = i64::try_from(spec.every.as_micros()).unwrap_or(i64::MAX);
                 planned.next_run = Some(now.saturating_add(every));
             }
             let reads = &planned.query.reads;
-            if runner.rule.mode == Mode::Sequence && reads.has_prefilter(NEW_EVENTS) {
-                // A sequence rule is about new events: it runs when one of them passes its
-                // own conditions on `new_events`, and sees only those.
-                let fresh: Vec<RecordBatch> = fresh
-                    .iter()
-                    .filter_map(|batch| reads.select_keeping(NEW_EVENTS, batch, None))
-                    .collect();
-                if fresh.is_empty() {
-                    runner.status.skipped += 1;
-                    return Vec::new();
-                }
-                planned.new_events.set(Arc::new(fresh));
-            } else {
-                planned.new_events.set(fresh);
+            // A sequence rule is about new events: it runs when one of them passes its own
+            // conditions on `new_events` (the window held only those apart).
+            if runner.rule.mode == Mode::Sequence
+                && reads.tables.contains(NEW_EVENTS)
+                && fresh.is_empty()
+            {
+                runner.status.skipped += 1;
+                return Vec::new();
             }
+            planned.new_events.set(fresh);
             planned.events.set(all);
         }
         let started = Instant::now();
@@ -700,11 +739,9 @@ async fn keep_in_window(
     let columns = &planned.window_columns;
     if filter.reads.exact {
         // The filter is all in the prefilter: these are the rows.
-        let rows = filter
-            .reads
-            .select_keeping(EVENTS, batch, columns.fresh.as_ref());
-        if let (Some(rows), Some(window)) = (rows, planned.window.as_mut()) {
-            columns.add(window, &rows);
+        if let Some(window) = planned.window.as_mut() {
+            let passing = filter.reads.mask(EVENTS, batch);
+            columns.add(&planned.query.reads, window, batch, passing.as_ref());
         }
         return Ok(());
     }
@@ -726,7 +763,7 @@ async fn keep_in_window(
             // Same columns as the input; the schema object is made identical for the table.
             let batch = RecordBatch::try_new(detection_schema(), batch.columns().to_vec())
                 .map_err(|e| e.to_string())?;
-            columns.add(window, &batch);
+            columns.add(&planned.query.reads, window, &batch, None);
         }
     }
     Ok(())
@@ -922,7 +959,22 @@ async fn plan_rule(
                     Some(BTreeSet::new())
                 }
             };
-            let kept = read(EVENTS);
+            let compaction = match spec.compact.as_deref() {
+                Some(keys) => Some(
+                    compaction_keys(&ctx, keys)
+                        .await
+                        .map_err(|e| format!("`compact`: {e}"))?,
+                ),
+                None => None,
+            };
+            // The window keeps what the rule reads, and what its keys are computed from.
+            let kept = match (read(EVENTS), &compaction) {
+                (Some(mut kept), Some((_, columns))) => {
+                    kept.extend(columns);
+                    Some(kept)
+                }
+                (kept, _) => kept,
+            };
             let rule_columns = match (&kept, read(NEW_EVENTS)) {
                 (Some(kept), Some(new)) => {
                     Some(kept.union(&new).copied().collect::<BTreeSet<usize>>())
@@ -949,7 +1001,8 @@ async fn plan_rule(
                         options.max_window_rows,
                         options.max_window_bytes,
                     )
-                    .holding_new_events(query.reads.tables.contains(NEW_EVENTS)),
+                    .holding_new_events(query.reads.tables.contains(NEW_EVENTS))
+                    .compacting_by(compaction.map(|(keys, _)| keys), options.compaction_rows),
                 ),
                 WindowColumns {
                     kept,
@@ -970,6 +1023,69 @@ async fn plan_rule(
         window,
         next_run: None,
     })
+}
+
+/// The physical expressions of a `compact` list (a `SELECT` list over `events`), and the
+/// columns of `events` they read.
+async fn compaction_keys(
+    ctx: &SessionContext,
+    keys: &str,
+) -> Result<(Vec<Arc<dyn PhysicalExpr>>, BTreeSet<usize>), String> {
+    let options = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let frame = ctx
+        .sql_with_options(&format!("SELECT {keys} FROM {EVENTS}"), options)
+        .await
+        .map_err(|e| e.to_string())?;
+    let LogicalPlan::Projection(projection) = frame.logical_plan() else {
+        return Err("expected a list of expressions over `events`".into());
+    };
+    let schema =
+        DFSchema::try_from(detection_schema().as_ref().clone()).map_err(|e| e.to_string())?;
+    let simplifier = ExprSimplifier::new(
+        SimplifyContext::builder()
+            .with_schema(Arc::new(schema.clone()))
+            .with_config_options(Arc::clone(ctx.state().config_options()))
+            .build(),
+    );
+    let mut columns = BTreeSet::new();
+    let mut physical = Vec::with_capacity(projection.expr.len());
+    for expr in &projection.expr {
+        if expr.is_volatile() {
+            return Err(format!("`{expr}` is volatile"));
+        }
+        let expr = expr
+            .clone()
+            .unalias()
+            .transform(|e| match e {
+                Expr::Column(column) => Ok(Transformed::yes(Expr::Column(
+                    Column::new_unqualified(column.name),
+                ))),
+                other => Ok(Transformed::no(other)),
+            })
+            .map_err(|e| e.to_string())?
+            .data;
+        for column in expr.column_refs() {
+            columns.insert(
+                schema
+                    .index_of_column_by_name(None, &column.name)
+                    .ok_or_else(|| format!("`{}` is not a column of `events`", column.name))?,
+            );
+        }
+        // Simplified as a planned query's expressions are (some functions exist only in
+        // their simplified form: `coalesce` becomes a `CASE`).
+        let expr = simplifier
+            .coerce(expr, &schema)
+            .and_then(|expr| simplifier.simplify(expr))
+            .map_err(|e| e.to_string())?;
+        physical.push(
+            ctx.create_physical_expr(expr, &schema)
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok((physical, columns))
 }
 
 /// The views, computed once per batch into in-memory tables every event rule reads: their

@@ -393,24 +393,41 @@ impl Reads {
         if batch.num_rows() == 0 {
             return None;
         }
-        let mask = self
-            .prefilters
+        rows_of(batch, self.mask(table, batch).as_ref(), keep)
+    }
+
+    /// The rows of `batch` (a batch of the input `table`) the query can use, as a mask without
+    /// NULLs; `None` when it can use every row (or its conditions cannot be evaluated).
+    pub fn mask(&self, table: &str, batch: &RecordBatch) -> Option<BooleanArray> {
+        self.prefilters
             .get(table)
-            .and_then(|prefilter| prefilter.mask(batch));
-        let Some(mask) = mask else {
-            return Some(slim(batch, keep));
-        };
-        match mask.true_count() {
-            0 => None,
-            n if n == batch.num_rows() => Some(slim(batch, keep)),
-            // Should the copy fail, every row is safe to hand over.
-            n => Some(filtered(batch, &mask, n, keep).unwrap_or_else(|_| slim(batch, keep))),
-        }
+            .and_then(|prefilter| prefilter.mask(batch))
     }
 
     /// Whether the query can use some row of `table`'s input.
     pub fn has_prefilter(&self, table: &str) -> bool {
         self.prefilters.contains_key(table)
+    }
+}
+
+/// The rows of `batch` that `mask` selects (`None`: all of them), with the columns outside
+/// `keep` emptied; `None` when no row is selected. Should the copy fail, every row is handed
+/// over: a query given every row still gives its right answer.
+pub fn rows_of(
+    batch: &RecordBatch,
+    mask: Option<&BooleanArray>,
+    keep: Option<&BTreeSet<usize>>,
+) -> Option<RecordBatch> {
+    if batch.num_rows() == 0 {
+        return None;
+    }
+    let Some(mask) = mask else {
+        return Some(slim(batch, keep));
+    };
+    match mask.true_count() {
+        0 => None,
+        n if n == batch.num_rows() => Some(slim(batch, keep)),
+        n => Some(filtered(batch, mask, n, keep).unwrap_or_else(|_| slim(batch, keep))),
     }
 }
 

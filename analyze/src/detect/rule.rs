@@ -59,6 +59,10 @@ pub struct WindowSpec {
     pub every: Duration,
     /// SQL condition over `events` choosing the events the window keeps.
     pub filter: String,
+    /// SQL expressions over `events` (a `SELECT` list): when set, the window keeps only the
+    /// earliest and the latest of the rows sharing their values, within each stretch of a
+    /// thirtieth of the window's length.
+    pub compact: Option<String>,
 }
 
 /// One parsed rule file.
@@ -104,7 +108,7 @@ impl fmt::Display for RuleError {
     }
 }
 
-const KEYS: [&str; 17] = [
+const KEYS: [&str; 18] = [
     "id",
     "title",
     "severity",
@@ -117,6 +121,7 @@ const KEYS: [&str; 17] = [
     "window",
     "every",
     "filter",
+    "compact",
     "dedup",
     "suppress",
     "output",
@@ -311,7 +316,7 @@ pub fn parse_rule(path: &Path, text: &str) -> Result<Rule, RuleError> {
     };
     let window = match mode {
         Mode::Event => {
-            for key in ["window", "every", "filter"] {
+            for key in ["window", "every", "filter", "compact"] {
                 if header.contains_key(key) {
                     return Err(error(
                         line_of(key),
@@ -339,6 +344,7 @@ pub fn parse_rule(path: &Path, text: &str) -> Result<Rule, RuleError> {
                 length,
                 every,
                 filter: filter.to_string(),
+                compact: get("compact").map(str::to_string),
             })
         }
     };
@@ -451,5 +457,38 @@ WHERE object_subresource = 'exec'
 
         let renamed = parse_rule(Path::new("q/other.sql"), RULE).unwrap_err();
         assert!(renamed.message.contains("name the file `pod-exec.sql`"));
+
+        let compacting_event_rule =
+            RULE.replace("-- dedup:", "-- compact: cluster, user_name\n-- dedup:");
+        let error = parse_rule(Path::new("q/pod-exec.sql"), &compacting_event_rule).unwrap_err();
+        assert_eq!(error.line, 10);
+        assert!(
+            error
+                .message
+                .contains("`compact` applies to window and sequence rules only"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_window_rule_names_its_compaction_keys() {
+        let baseline = RULE
+            .replace(
+                "-- mode: event",
+                "-- mode: sequence\n-- window: 30d\n-- filter: verb = 'create'",
+            )
+            .replace(
+                "-- dedup:",
+                "-- compact: cluster,\n--   lower(user_name)\n-- dedup:",
+            );
+        let rule = parse_rule(Path::new("q/pod-exec.sql"), &baseline).unwrap();
+        let window = rule.window.unwrap();
+        assert_eq!(window.compact.as_deref(), Some("cluster, lower(user_name)"));
+        let plain = RULE.replace(
+            "-- mode: event",
+            "-- mode: window\n-- window: 1h\n-- filter: true",
+        );
+        let rule = parse_rule(Path::new("q/pod-exec.sql"), &plain).unwrap();
+        assert_eq!(rule.window.unwrap().compact, None);
     }
 }
