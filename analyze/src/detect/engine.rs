@@ -12,14 +12,12 @@ use datafusion::arrow::compute::kernels::boolean::and;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
-use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::Column;
 use datafusion::common::DFSchema;
 use datafusion::execution::memory_pool::GreedyMemoryPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::simplify::SimplifyContext;
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
@@ -32,7 +30,7 @@ use super::dedup::{Dedup, DEFAULT_MAX_KEYS};
 use super::input::{detection_schema, event_times};
 use super::lists::Lists;
 use super::output::{self, check_result_schema, findings, output_field_name, Finding};
-use super::prefilter::{rows_of, Reads};
+use super::prefilter::{rows_of, unqualified, Reads};
 use super::rule::{Mode, Rule};
 use super::table::BatchTable;
 use super::window::{
@@ -1031,12 +1029,11 @@ async fn compaction_keys(
     ctx: &SessionContext,
     keys: &str,
 ) -> Result<(Vec<Arc<dyn PhysicalExpr>>, BTreeSet<usize>), String> {
-    let options = SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
     let frame = ctx
-        .sql_with_options(&format!("SELECT {keys} FROM {EVENTS}"), options)
+        .sql_with_options(
+            &format!("SELECT {keys} FROM {EVENTS}"),
+            crate::readonly::read_only_options(),
+        )
         .await
         .map_err(|e| e.to_string())?;
     let LogicalPlan::Projection(projection) = frame.logical_plan() else {
@@ -1056,17 +1053,8 @@ async fn compaction_keys(
         if expr.is_volatile() {
             return Err(format!("`{expr}` is volatile"));
         }
-        let expr = expr
-            .clone()
-            .unalias()
-            .transform(|e| match e {
-                Expr::Column(column) => Ok(Transformed::yes(Expr::Column(
-                    Column::new_unqualified(column.name),
-                ))),
-                other => Ok(Transformed::no(other)),
-            })
-            .map_err(|e| e.to_string())?
-            .data;
+        let expr = unqualified(expr.clone().unalias())
+            .ok_or_else(|| format!("`{expr}`: cannot read its columns"))?;
         for column in expr.column_refs() {
             columns.insert(
                 schema

@@ -539,7 +539,8 @@ fn needs_more_than_the_row(expr: &Expr) -> bool {
     .unwrap_or(true)
 }
 
-fn unqualified(expr: Expr) -> Option<Expr> {
+/// `expr` with its columns unqualified (`e.verb` → `verb`), as a batch's schema names them.
+pub(super) fn unqualified(expr: Expr) -> Option<Expr> {
     expr.transform(|e| match e {
         Expr::Column(column) => Ok(Transformed::yes(Expr::Column(Column::new_unqualified(
             column.name,
