@@ -12,7 +12,7 @@ use crate::store::{hour_of, Flush, PartitionKey};
 /// Flush once this many rows are buffered.
 pub const DEFAULT_MAX_ROWS: usize = 1_000_000;
 /// Flush once the buffered events take this many bytes of Arrow memory.
-pub const DEFAULT_MAX_BYTES: usize = 256 * 1024 * 1024;
+pub const DEFAULT_MAX_BYTES: usize = 128 * 1024 * 1024;
 /// Flush once the oldest buffered row waited this long.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30);
 

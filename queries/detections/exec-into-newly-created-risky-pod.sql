@@ -10,7 +10,11 @@
 -- filter: object_resource = 'pods'
 --   AND ((object_subresource IS NULL AND verb = 'create'
 --         AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
---         AND response_code BETWEEN 200 AND 299)
+--         AND response_code BETWEEN 200 AND 299
+--         AND (request_object LIKE '%privileged%' OR request_object LIKE '%"add"%'
+--              OR request_object LIKE '%hostPID%'
+--              OR request_object LIKE '%hostIPC%' OR request_object LIKE '%hostPath%'
+--              OR strpos(request_object, '\u') > 0))
 --     OR (object_subresource IN ('exec', 'attach') AND stage = 'ResponseStarted'))
 -- dedup: cluster, object_namespace, object_name, user_name
 -- suppress: 30m
@@ -22,7 +26,10 @@
 --   alone is common enough, together they rarely are. Node debugging with "kubectl debug node"
 --   produces the same pattern and is reported on purpose. Needs the Request level for pods
 --   (the pod spec); a pod named by the API server (generateName, i.e. created by a controller)
---   is only matched at RequestResponse, where the response carries its name.
+--   is only matched at RequestResponse, where the response carries its name. The window keeps
+--   only the pods whose request body names one of these settings (`privileged`, capabilities
+--   `add`, `hostPID`, `hostIPC`, `hostPath`) or holds an escape that could spell one, not the
+--   body of every pod created.
 WITH sessions AS (
   SELECT *
   FROM new_events

@@ -21,7 +21,9 @@
 --   Control-plane and kube-system identities placing pods in system namespaces are left out, and so
 --   are images in `trusted_images` (CNI, storage or monitoring node agents).
 WITH sensitive AS (
-  SELECT DISTINCT m.*
+  -- a mount under several sensitive paths comes out once each: min() and DISTINCT below
+  -- count it once
+  SELECT m.*
   FROM untrusted_host_path_mounts m
   JOIN sensitive_host_paths s
     ON m.path = s.value

@@ -4,7 +4,7 @@
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{ArrayRef, StringArray};
-use datafusion::arrow::compute::interleave_record_batch;
+use datafusion::arrow::compute::{concat_batches, interleave_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -57,7 +57,9 @@ fn with_cluster(events: &RecordBatch, cluster: &str) -> Result<RecordBatch, Arro
 
 /// Batches of the `events` schema, each with its cluster, as one batch of [`detection_schema`]
 /// in event-time order, as the engine wants it (rows of equal times keep their order). Each row
-/// is copied once, gathered in order from its batch.
+/// is copied once: when the batches, each in order, follow one another in time (one API server's
+/// requests, even out of order), they are joined whole; otherwise each row is gathered in order
+/// from its batch.
 pub fn in_time_order<'a>(
     parts: impl IntoIterator<Item = (&'a RecordBatch, &'a str)>,
 ) -> Result<RecordBatch, ArrowError> {
@@ -66,19 +68,24 @@ pub fn in_time_order<'a>(
         .filter(|(events, _)| events.num_rows() > 0)
         .map(|(events, cluster)| with_cluster(events, cluster))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut order: Vec<(i64, usize, usize)> = sources
-        .iter()
-        .enumerate()
-        .flat_map(|(source, batch)| {
-            event_times(batch)
-                .into_iter()
-                .enumerate()
-                .map(move |(row, time)| (time, source, row))
-        })
-        .collect();
-    if order.is_empty() {
+    if sources.is_empty() {
         return Ok(RecordBatch::new_empty(detection_schema()));
     }
+    let times: Vec<Vec<i64>> = sources.iter().map(event_times).collect();
+    if let Some(order) = consecutive(&times) {
+        let ordered: Vec<&RecordBatch> = order.iter().map(|&source| &sources[source]).collect();
+        return concat_batches(&detection_schema(), ordered);
+    }
+    let mut order: Vec<(i64, usize, usize)> = times
+        .iter()
+        .enumerate()
+        .flat_map(|(source, times)| {
+            times
+                .iter()
+                .enumerate()
+                .map(move |(row, &time)| (time, source, row))
+        })
+        .collect();
     order.sort_by_key(|(time, _, _)| *time);
     let indices: Vec<(usize, usize)> = order
         .iter()
@@ -86,6 +93,24 @@ pub fn in_time_order<'a>(
         .collect();
     let sources: Vec<&RecordBatch> = sources.iter().collect();
     interleave_record_batch(&sources, &indices)
+}
+
+/// The order in which the sources, each in time order, follow one another without their times
+/// overlapping (equal times only where the earlier source came first); `None` when they do not.
+fn consecutive(times: &[Vec<i64>]) -> Option<Vec<usize>> {
+    let mut spans = Vec::with_capacity(times.len());
+    for (source, times) in times.iter().enumerate() {
+        if !times.windows(2).all(|pair| pair[0] <= pair[1]) {
+            return None;
+        }
+        spans.push((*times.first()?, *times.last()?, source));
+    }
+    spans.sort_unstable();
+    let follows = spans.windows(2).all(|pair| {
+        let ((_, last, earlier), (first, _, later)) = (pair[0], pair[1]);
+        last < first || (last == first && earlier < later)
+    });
+    follows.then(|| spans.into_iter().map(|(_, _, source)| source).collect())
 }
 
 /// Each row's event time in µs: `stage_at`, else `request_received_at`, else `received_at`
@@ -130,6 +155,25 @@ mod tests {
             column(&batch, CLUSTER_COLUMN),
             ["prod", "dev", "prod", "dev", "prod"]
         );
+    }
+
+    #[test]
+    fn batches_that_follow_one_another_are_joined_in_time_order() {
+        let late = events(&[("c", Some(30), 0), ("d", Some(40), 0)]);
+        let early = events(&[("a", Some(10), 0), ("b", Some(30), 0)]);
+        let last = events(&[("e", Some(40), 0), ("f", None, 50)]);
+        // `early` ends where `late` begins, but came after it: its row of time 30 goes second.
+        let batch = in_time_order([(&late, "prod"), (&early, "dev"), (&last, "prod")]).unwrap();
+        assert_eq!(column(&batch, "audit_id"), ["a", "c", "b", "d", "e", "f"]);
+        // Without the tie, the batches are joined whole, earliest first.
+        let early = events(&[("a", Some(10), 0), ("b", Some(20), 0)]);
+        let batch = in_time_order([(&late, "prod"), (&early, "dev"), (&last, "prod")]).unwrap();
+        assert_eq!(column(&batch, "audit_id"), ["a", "b", "c", "d", "e", "f"]);
+        assert_eq!(
+            column(&batch, CLUSTER_COLUMN),
+            ["dev", "dev", "prod", "prod", "prod", "prod"]
+        );
+        assert_eq!(batch.schema(), detection_schema());
     }
 
     #[test]
