@@ -23,7 +23,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
-use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{SessionConfig, SessionContext};
 use schemas::{Alert, ALERT_SOURCE};
 
 use super::dedup::{Dedup, DEFAULT_MAX_KEYS};
@@ -865,10 +865,7 @@ fn session(options: &EngineOptions) -> Result<SessionContext, String> {
 }
 
 async fn plan_sql(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan, String> {
-    let options = SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
+    let options = crate::readonly::read_only_options();
     let frame = ctx
         .sql_with_options(sql, options)
         .await

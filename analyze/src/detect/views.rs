@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::datasource::ViewTable;
-use datafusion::prelude::{SQLOptions, SessionContext};
+use datafusion::prelude::SessionContext;
 
 /// One view: its name in SQL and its query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +46,7 @@ pub fn load_views(dir: &Path) -> Result<Vec<View>, std::io::Error> {
 /// Registers `views` in `ctx`. A view may read another: views that do not plan yet are tried
 /// again after the others, until a round makes no progress; then the first error is returned.
 pub async fn register_views(ctx: &SessionContext, views: &[View]) -> Result<(), String> {
-    let options = SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
+    let options = crate::readonly::read_only_options();
     let mut pending: Vec<&View> = views.iter().collect();
     while !pending.is_empty() {
         let mut failed = Vec::new();
