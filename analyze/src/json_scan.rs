@@ -277,6 +277,73 @@ pub(crate) fn find_all(text: &str, path: &[Selector<'_>]) -> Scan<Option<Vec<Ran
         .map(Some)
 }
 
+/// Whether the value at the start of `text` has an object, at any depth, in which two members
+/// may have the same name. A name written with an escape counts as a possible duplicate (it
+/// could spell another name), so `false` is certain and `true` means "decode to know".
+pub(crate) fn may_repeat_members(text: &[u8]) -> Scan<bool> {
+    const MAX_NAMES_COMPARED: usize = 64;
+    // The names of each object being read, innermost last, as their raw text.
+    let mut open: Vec<Option<Vec<&[u8]>>> = Vec::new();
+    let mut index = skip_whitespace(text, 0);
+    // Whether the string about to be read is a member's name.
+    let mut expect_name = false;
+    while index < text.len() {
+        match text[index] {
+            b'"' => {
+                let end = string_end(text, index)?;
+                if expect_name {
+                    let name = &text[index + 1..end - 1];
+                    if name.contains(&b'\\') {
+                        return Ok(true);
+                    }
+                    if let Some(Some(names)) = open.last_mut() {
+                        // Past this many names, comparing each with all is not worth it.
+                        if names.len() == MAX_NAMES_COMPARED || names.contains(&name) {
+                            return Ok(true);
+                        }
+                        names.push(name);
+                    }
+                    expect_name = false;
+                }
+                index = end;
+                continue;
+            }
+            b'{' => {
+                if open.len() == MAX_DEPTH as usize {
+                    return Err(Malformed);
+                }
+                open.push(Some(Vec::new()));
+                expect_name = true;
+            }
+            b'[' => {
+                if open.len() == MAX_DEPTH as usize {
+                    return Err(Malformed);
+                }
+                open.push(None);
+            }
+            bracket @ (b'}' | b']') => {
+                match open.pop() {
+                    Some(names) if names.is_some() == (bracket == b'}') => {}
+                    _ => return Err(Malformed),
+                }
+                expect_name = false;
+                if open.is_empty() {
+                    return Ok(false);
+                }
+            }
+            b',' => expect_name = matches!(open.last(), Some(Some(_))),
+            _ => {}
+        }
+        index += 1;
+    }
+    // A scalar at the top, or text cut short.
+    if open.is_empty() {
+        Ok(false)
+    } else {
+        Err(Malformed)
+    }
+}
+
 /// The string value whose text (quotes included) is `raw`, unescaped; `None` if `raw` is not a
 /// string.
 pub(crate) fn string_value(raw: &str) -> Option<Cow<'_, str>> {
@@ -390,6 +457,34 @@ mod tests {
         // An escaped key is the same member.
         let escaped = r#"{"priv\u0069leged": true}"#;
         assert_eq!(at(escaped, &path, Dialect::FunctionsJson), Some("true"));
+    }
+
+    #[test]
+    fn repeated_member_names_are_found_at_any_depth() {
+        for (text, repeats) in [
+            (r#"{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}"#, false),
+            (r#"[1, "x", {"k": "v"}, [], {}]"#, false),
+            (r#"{"a":"a","b":"a"}"#, false),
+            (r#"{"a":1,"b":2,"a":3}"#, true),
+            (r#"{"s":{"containers":[{"name":"x","name":"y"}]}}"#, true),
+            // an escape may spell a name already seen
+            (r#"{"a":1,"\u0061":2}"#, true),
+            // the same name in two sibling objects is no repeat
+            (r#"[{"a":1},{"a":2}]"#, false),
+            ("7", false),
+        ] {
+            assert_eq!(may_repeat_members(text.as_bytes()), Ok(repeats), "{text}");
+        }
+        let many: Vec<String> = (0..100).map(|i| format!("\"m{i}\":{i}")).collect();
+        let many = format!("{{{}}}", many.join(","));
+        assert_eq!(may_repeat_members(many.as_bytes()), Ok(true));
+        for text in [r#"{"a":1"#, r#"{"a":[1}"#, r#"{"a":"x}"#, "]"] {
+            assert_eq!(
+                may_repeat_members(text.as_bytes()),
+                Err(Malformed),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ use super::dedup::{Dedup, DEFAULT_MAX_KEYS};
 use super::input::{detection_schema, event_times};
 use super::lists::Lists;
 use super::output::{self, check_result_schema, findings, output_field_name, Finding};
-use super::prefilter::{rows_of, unqualified, Reads};
+use super::prefilter::{rows_of, slim, unqualified, Reads};
 use super::rule::{Mode, Rule};
 use super::table::BatchTable;
 use super::window::{
@@ -188,7 +188,8 @@ impl WindowColumns {
     /// keeps those the rule's scans of `events` can use (a rule that reads only the refusals
     /// and writes of its window need not keep every read for 35 minutes), and holds apart
     /// until the next run those its scans of `new_events` can use: a row no scan keeps cannot
-    /// change the rule's result. Each part is copied once, from `rows`.
+    /// change the rule's result. Each row is copied once, from `rows`: when both parts take the
+    /// same rows (a sequence rule reading `events` and `new_events` alike), they share the copy.
     fn add(
         &self,
         reads: &Reads,
@@ -199,17 +200,36 @@ impl WindowColumns {
         if passing.is_some_and(|mask| mask.true_count() == 0) {
             return;
         }
-        let part = |table: &str, columns: &Option<BTreeSet<usize>>| {
+        let mask = |table: &str| {
             if !reads.tables.contains(table) {
                 return None;
             }
-            let mask = match (passing, reads.mask(table, rows)) {
+            Some(match (passing, reads.mask(table, rows)) {
                 (Some(passing), Some(used)) => Some(and(passing, &used).unwrap_or(used)),
                 (passing, used) => used.or_else(|| passing.cloned()),
-            };
-            rows_of(rows, mask.as_ref(), columns.as_ref())
+            })
         };
-        window.add_new(part(EVENTS, &self.kept), part(NEW_EVENTS, &self.fresh));
+        let (history, fresh) = match (mask(EVENTS), mask(NEW_EVENTS)) {
+            (Some(history), Some(fresh)) if history == fresh => {
+                let both = match (&self.kept, &self.fresh) {
+                    (Some(kept), Some(fresh)) => Some(kept | fresh),
+                    _ => None,
+                };
+                let copied = rows_of(rows, history.as_ref(), both.as_ref());
+                let part = |columns: &Option<BTreeSet<usize>>| {
+                    copied.as_ref().map(|batch| slim(batch, columns.as_ref()))
+                };
+                (part(&self.kept), part(&self.fresh))
+            }
+            (history, fresh) => {
+                let part = |mask: Option<Option<BooleanArray>>,
+                            columns: &Option<BTreeSet<usize>>| {
+                    mask.and_then(|mask| rows_of(rows, mask.as_ref(), columns.as_ref()))
+                };
+                (part(history, &self.kept), part(fresh, &self.fresh))
+            }
+        };
+        window.add_new(history, fresh);
     }
 }
 

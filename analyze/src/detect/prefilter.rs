@@ -14,7 +14,9 @@ use std::sync::{Arc, Weak};
 use datafusion::arrow::array::BooleanBufferBuilder;
 use datafusion::arrow::array::{new_null_array, Array, ArrayRef, BooleanArray};
 use datafusion::arrow::compute::kernels::boolean::{and, and_not, not, or};
-use datafusion::arrow::compute::{filter_record_batch, prep_null_mask_filter, FilterBuilder};
+use datafusion::arrow::compute::{
+    filter_record_batch, prep_null_mask_filter, FilterBuilder, FilterPredicate,
+};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -189,7 +191,20 @@ impl Leaf {
         match candidates {
             // A function on the few rows left: only their values are copied and looked at.
             Some(rows) if self.costly && rows.true_count() < batch.num_rows() / 2 => {
-                let subset = filter_record_batch(&projected, rows).ok()?;
+                let subset = if projected.num_columns() == 0 {
+                    filter_record_batch(&projected, rows).ok()?
+                } else {
+                    let predicate = FilterBuilder::new(rows).optimize().build();
+                    let columns = SUBSETS.with(|subsets| {
+                        let mut subsets = subsets.borrow_mut();
+                        projected
+                            .columns()
+                            .iter()
+                            .map(|column| subsets.filtered(column, rows, &predicate))
+                            .collect::<Result<Vec<_>, _>>()
+                    });
+                    RecordBatch::try_new(projected.schema(), columns.ok()?).ok()?
+                };
                 let answer = evaluate(&self.expr, &subset)?;
                 let mut answers = answer.values().iter();
                 let mut scattered = BooleanBufferBuilder::new(batch.num_rows());
@@ -269,6 +284,55 @@ impl Answers {
 
 thread_local! {
     static ANSWERS: std::cell::RefCell<Answers> = std::cell::RefCell::new(Answers::default());
+    static SUBSETS: std::cell::RefCell<Subsets> = std::cell::RefCell::new(Subsets::default());
+}
+
+/// Columns cut down to the rows a costly condition is asked about, for the last few (column,
+/// rows) pairs on this thread: rules asking body conditions of the same rows (the pods created
+/// in a batch, say) share one copy of those bodies instead of making one each. A column is
+/// known by a weak reference, as in [`Answers`].
+#[derive(Default)]
+struct Subsets {
+    kept: std::collections::VecDeque<(Weak<dyn Array>, BooleanArray, ArrayRef)>,
+}
+
+/// Subsets kept at most, and their size at most.
+const SUBSETS_KEPT: usize = 16;
+const SUBSET_BYTES: usize = 64 * 1024 * 1024;
+
+impl Subsets {
+    fn filtered(
+        &mut self,
+        column: &ArrayRef,
+        rows: &BooleanArray,
+        predicate: &FilterPredicate,
+    ) -> Result<ArrayRef, ArrowError> {
+        let known = self.kept.iter().find(|(seen, seen_rows, _)| {
+            std::ptr::addr_eq(seen.as_ptr(), Arc::as_ptr(column)) && seen_rows == rows
+        });
+        if let Some((_, _, subset)) = known {
+            return Ok(subset.clone());
+        }
+        let subset = predicate.filter(column)?;
+        let size = subset.get_array_memory_size();
+        if size <= SUBSET_BYTES / 4 {
+            // Subsets of columns no longer in use go first, then the oldest.
+            self.kept.retain(|(seen, _, _)| seen.strong_count() > 0);
+            while self.kept.len() >= SUBSETS_KEPT || self.bytes() + size > SUBSET_BYTES {
+                self.kept.pop_front();
+            }
+            self.kept
+                .push_back((Arc::downgrade(column), rows.clone(), subset.clone()));
+        }
+        Ok(subset)
+    }
+
+    fn bytes(&self) -> usize {
+        self.kept
+            .iter()
+            .map(|(_, _, subset)| subset.get_array_memory_size())
+            .sum()
+    }
 }
 
 #[derive(Default)]
@@ -694,6 +758,36 @@ mod tests {
                 assert_eq!(ids(&selected), expected, "{condition}");
             }
         }
+    }
+
+    #[test]
+    fn rows_cut_from_a_column_are_copied_once_for_the_same_rows() {
+        use datafusion::arrow::array::{AsArray, StringArray};
+        let bodies: ArrayRef = Arc::new(StringArray::from(vec!["{}", "{\"a\":1}", "[]", "{}"]));
+        let other: ArrayRef = Arc::new(StringArray::from(vec!["x", "y", "z", "w"]));
+        let rows = BooleanArray::from(vec![false, true, true, false]);
+        let predicate = FilterBuilder::new(&rows).build();
+        let mut subsets = Subsets::default();
+        let first = subsets.filtered(&bodies, &rows, &predicate).unwrap();
+        let values: Vec<_> = first.as_string::<i32>().iter().flatten().collect();
+        assert_eq!(values, ["{\"a\":1}", "[]"]);
+        // Asked again by another rule: the same copy.
+        let again = subsets.filtered(&bodies, &rows, &predicate).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        // Other rows, or another column: copied anew.
+        let fewer = BooleanArray::from(vec![false, true, false, false]);
+        let fewer_predicate = FilterBuilder::new(&fewer).build();
+        let cut = subsets.filtered(&bodies, &fewer, &fewer_predicate).unwrap();
+        assert_eq!(cut.len(), 1);
+        let cut = subsets.filtered(&other, &rows, &predicate).unwrap();
+        let values: Vec<_> = cut.as_string::<i32>().iter().flatten().collect();
+        assert_eq!(values, ["y", "z"]);
+        // A column no longer in use makes way for the next one.
+        drop(bodies);
+        let third: ArrayRef = Arc::new(StringArray::from(vec!["1", "2", "3", "4"]));
+        subsets.filtered(&third, &rows, &predicate).unwrap();
+        assert_eq!(subsets.kept.len(), 2);
+        assert!(subsets.kept.len() <= SUBSETS_KEPT);
     }
 
     #[tokio::test]
