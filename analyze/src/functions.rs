@@ -321,9 +321,10 @@ fn values_at(text: &str, selectors: &[Selector<'_>]) -> Option<Vec<String>> {
 }
 
 /// A value's JSON text as [`json_matches`] gives it: a string unquoted; an object or array as
-/// written when none of its objects repeats a member name (the API server decoded it that way:
-/// decoding and writing it again would change nothing but the order of members); anything
-/// else written the way a parsed document writes it (the last of duplicate members counts).
+/// written when none of its objects repeats a member name (decoding and writing it again would
+/// change only the order of members, spaces and how numbers are spelled, not what it says);
+/// anything else written the way a parsed document writes it (the last of duplicate members
+/// counts).
 fn value_text(raw: &str) -> Option<String> {
     if raw.starts_with('"') {
         return json_scan::string_value(raw).map(Cow::into_owned);

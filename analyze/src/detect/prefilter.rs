@@ -787,7 +787,23 @@ mod tests {
         let third: ArrayRef = Arc::new(StringArray::from(vec!["1", "2", "3", "4"]));
         subsets.filtered(&third, &rows, &predicate).unwrap();
         assert_eq!(subsets.kept.len(), 2);
-        assert!(subsets.kept.len() <= SUBSETS_KEPT);
+        // Never more than the bound, the oldest going first.
+        let columns: Vec<ArrayRef> = (0..SUBSETS_KEPT + 4)
+            .map(|i| Arc::new(StringArray::from(vec![i.to_string(); 4])) as ArrayRef)
+            .collect();
+        for column in &columns {
+            subsets.filtered(column, &rows, &predicate).unwrap();
+        }
+        assert_eq!(subsets.kept.len(), SUBSETS_KEPT);
+        let newest = subsets.filtered(&columns[SUBSETS_KEPT + 3], &rows, &predicate);
+        assert!(Arc::ptr_eq(
+            &newest.unwrap(),
+            &subsets.kept.back().unwrap().2
+        ));
+        assert!(!subsets
+            .kept
+            .iter()
+            .any(|(seen, _, _)| std::ptr::addr_eq(seen.as_ptr(), Arc::as_ptr(&other))));
     }
 
     #[tokio::test]
