@@ -124,34 +124,51 @@ fn key(text: &str, at: usize) -> Scan<(Cow<'_, str>, usize)> {
 
 /// Where the value of member `name` of the object at `at` starts, if it has one.
 fn member(text: &str, at: usize, name: &str, dialect: Dialect) -> Scan<Option<usize>> {
+    let mut found = None;
+    members(text, at, |current, value| {
+        if current == name {
+            found = Some(value.start);
+            // The first counts: what follows is not read.
+            return Ok(dialect != Dialect::FunctionsJson);
+        }
+        Ok(true)
+    })?;
+    Ok(found)
+}
+
+/// Calls `visit` with each member of the object at `at`, in order: its name (decoded) and the
+/// text range of its value; stops when `visit` answers `false`.
+pub(crate) fn members<'t>(
+    text: &'t str,
+    at: usize,
+    mut visit: impl FnMut(Cow<'t, str>, Range<usize>) -> Scan<bool>,
+) -> Scan<()> {
     let bytes = text.as_bytes();
+    if bytes.get(at) != Some(&b'{') {
+        return Err(Malformed);
+    }
     let mut index = skip_whitespace(bytes, at + 1);
     if bytes.get(index) == Some(&b'}') {
-        return Ok(None);
+        return Ok(());
     }
-    let mut found = None;
     loop {
         if bytes.get(index) != Some(&b'"') {
             return Err(Malformed);
         }
-        let (current, after_key) = key(text, index)?;
+        let (name, after_key) = key(text, index)?;
         index = skip_whitespace(bytes, after_key);
         if bytes.get(index) != Some(&b':') {
             return Err(Malformed);
         }
         let start = skip_whitespace(bytes, index + 1);
-        if current == name {
-            if dialect == Dialect::FunctionsJson {
-                // What follows is not read; a value that is not there is malformed.
-                value_end(bytes, start)?;
-                return Ok(Some(start));
-            }
-            found = Some(start);
+        let end = value_end(bytes, start)?;
+        if !visit(name, start..end)? {
+            return Ok(());
         }
-        index = skip_whitespace(bytes, value_end(bytes, start)?);
+        index = skip_whitespace(bytes, end);
         match bytes.get(index) {
             Some(b',') => index = skip_whitespace(bytes, index + 1),
-            Some(b'}') => return Ok(found),
+            Some(b'}') => return Ok(()),
             _ => return Err(Malformed),
         }
     }

@@ -15,6 +15,7 @@
 --                                             'selfsubjectaccessreviews', 'selfsubjectrulesreviews', 'localsubjectaccessreviews')
 --   AND (authz_decision = 'forbid' OR response_code = 403
 --     OR (verb IN ('create', 'update', 'patch', 'delete', 'deletecollection') AND response_code BETWEEN 200 AND 299))
+-- bodies: response_object($.metadata.name)
 -- dedup: cluster, user_name, source_ip
 -- suppress: 30m
 -- output: {user_name} from {source_ip} was denied {denied_count} requests on {denied_targets} distinct targets ({probed}) in the 30 min before succeeding with {verb} {object_resource} {target} ({user_agent})

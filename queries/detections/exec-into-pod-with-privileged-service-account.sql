@@ -14,6 +14,9 @@
 --       AND COALESCE(stage, 'ResponseComplete') = 'ResponseComplete'
 --       AND response_code BETWEEN 200 AND 299)
 --   OR (object_resource = 'pods' AND object_subresource IN ('exec', 'attach') AND stage = 'ResponseStarted')
+-- bodies: request_object($.metadata.name, $.spec.serviceAccountName, $.spec.serviceAccount,
+--   $.spec.automountServiceAccountToken, $.roleRef.name, $.subjects),
+--   response_object($.metadata.name)
 -- dedup: cluster, user_name, object_namespace, object_name
 -- suppress: 1h
 -- output: {user_name} opened {object_subresource} ({command}) in pod {object_namespace}/{object_name}, which runs as {service_account} ({why}), from {source_ip}

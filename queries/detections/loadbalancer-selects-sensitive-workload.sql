@@ -17,6 +17,15 @@
 --     OR object_resource IN ('deployments', 'statefulsets', 'daemonsets')
 --     OR (object_resource = 'pods' AND request_object NOT LIKE '%"ownerReferences"%')
 --   )
+-- bodies: request_object($.metadata.labels,
+--   $.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-internal"],
+--   $.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"],
+--   $.metadata.annotations["service.beta.kubernetes.io/azure-load-balancer-internal"],
+--   $.metadata.annotations["networking.gke.io/load-balancer-type"],
+--   $.metadata.annotations["cloud.google.com/load-balancer-type"],
+--   $.metadata.annotations["service.beta.kubernetes.io/oci-load-balancer-internal"],
+--   $.spec.type, $.spec.selector, $.spec.loadBalancerSourceRanges, $.spec.containers,
+--   $.spec.template.metadata.labels, $.spec.template.spec.containers)
 -- dedup: cluster, namespace, service, workload
 -- suppress: 1d
 -- output: LoadBalancer service {namespace}/{service} (by {service_user}, open to {allowed_from}) selects {workload_kind} {workload} running {images}

@@ -16,6 +16,8 @@
 --     OR (user_name LIKE 'system:node:%' AND verb IN ('update', 'patch', 'delete')
 --         AND (response_code BETWEEN 200 AND 299 OR response_code = 403))
 --   )
+-- bodies: request_object($.metadata.name, $.target.name, $.spec.nodeName),
+--   response_object($.metadata.name)
 -- dedup: cluster, user_name, object_namespace, object_name
 -- suppress: 1h
 -- output: {user_name} ({outcome}) {verb} pod {object_namespace}/{object_name}{sub} which is scheduled to node {bound_node}, from {source_ip} ({user_agent})

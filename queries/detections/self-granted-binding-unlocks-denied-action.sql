@@ -14,6 +14,7 @@
 --   AND verb <> 'watch'
 --   AND COALESCE(object_resource, '') NOT IN ('leases', 'events')
 --   AND (authz_decision = 'forbid' OR response_code = 403 OR response_code BETWEEN 200 AND 299)
+-- bodies: request_object($.roleRef, $.subjects)
 -- dedup: cluster, user_name, binding
 -- suppress: 1h
 -- output: {user_name} was denied {verb} {what} at {denied_at}, then {granter} created {binding} (role {role}) naming it at {bound_at}, and {verb} {what} succeeded at {time} from {source_ip}

@@ -14,6 +14,7 @@
 --   AND response_code BETWEEN 200 AND 299
 -- compact: cluster, object_resource, object_namespace, object_name,
 --   response_object IS NOT NULL OR (verb IN ('create', 'update') AND request_object IS NOT NULL)
+-- bodies: request_object($.spec), response_object($.spec)
 -- dedup: cluster, object_resource, object_namespace, object_name, added_containers
 -- suppress: 1h
 -- output: {user_name} added container(s) {added_containers} (images {added_images}) to {object_resource} {object_namespace}/{object_name} from {source_ip} with {user_agent}

@@ -1017,7 +1017,8 @@ async fn plan_rule(
                         options.max_window_bytes,
                     )
                     .holding_new_events(query.reads.tables.contains(NEW_EVENTS))
-                    .compacting_by(compaction.map(|(keys, _)| keys), options.compaction_rows),
+                    .compacting_by(compaction.map(|(keys, _)| keys), options.compaction_rows)
+                    .cutting_bodies(spec.bodies.clone()),
                 ),
                 WindowColumns {
                     kept,

@@ -9,10 +9,12 @@
 //! - [`table`]: the in-memory table whose rows change between runs;
 //! - [`prefilter`]: which tables a planned query reads and which rows of `events` it can use;
 //! - [`window`]: the bounded sliding window of a window or sequence rule;
+//! - [`bodies`]: the parts of request and response bodies a window keeps;
 //! - [`output`]: result rows into alert fields and the output text;
 //! - [`dedup`]: suppression of repeated alerts;
 //! - [`engine`]: [`Engine`], which runs the pack and reports each rule's status.
 
+pub mod bodies;
 pub mod dedup;
 pub mod engine;
 pub mod in_list;

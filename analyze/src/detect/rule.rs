@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use schemas::Priority;
 
+use super::bodies::Bodies;
+
 /// How often a window rule runs when its header does not say.
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(60);
 /// How long an alert suppresses others with the same dedup key when the header does not say.
@@ -63,6 +65,8 @@ pub struct WindowSpec {
     /// earliest and the latest of the rows sharing their values, within each stretch of a
     /// thirtieth of the window's length.
     pub compact: Option<String>,
+    /// The parts of the request and response bodies the window keeps (all of them: `None`).
+    pub bodies: Option<Bodies>,
 }
 
 /// One parsed rule file.
@@ -108,7 +112,7 @@ impl fmt::Display for RuleError {
     }
 }
 
-const KEYS: [&str; 18] = [
+const KEYS: [&str; 19] = [
     "id",
     "title",
     "severity",
@@ -122,6 +126,7 @@ const KEYS: [&str; 18] = [
     "every",
     "filter",
     "compact",
+    "bodies",
     "dedup",
     "suppress",
     "output",
@@ -316,7 +321,7 @@ pub fn parse_rule(path: &Path, text: &str) -> Result<Rule, RuleError> {
     };
     let window = match mode {
         Mode::Event => {
-            for key in ["window", "every", "filter", "compact"] {
+            for key in ["window", "every", "filter", "compact", "bodies"] {
                 if header.contains_key(key) {
                     return Err(error(
                         line_of(key),
@@ -345,6 +350,10 @@ pub fn parse_rule(path: &Path, text: &str) -> Result<Rule, RuleError> {
                 every,
                 filter: filter.to_string(),
                 compact: get("compact").map(str::to_string),
+                bodies: get("bodies")
+                    .map(Bodies::parse)
+                    .transpose()
+                    .map_err(|message| error(line_of("bodies"), format!("`bodies`: {message}")))?,
             })
         }
     };
@@ -466,6 +475,45 @@ WHERE object_subresource = 'exec'
             error
                 .message
                 .contains("`compact` applies to window and sequence rules only"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_window_rule_names_the_parts_of_the_bodies_it_keeps() {
+        let sequence = RULE.replace(
+            "-- mode: event",
+            "-- mode: sequence\n-- window: 30d\n-- filter: verb = 'create'",
+        );
+        let cutting = sequence.replace(
+            "-- dedup:",
+            "-- bodies: request_object($.spec.serviceAccountName),\n--   response_object($.metadata.name)\n-- dedup:",
+        );
+        let rule = parse_rule(Path::new("q/pod-exec.sql"), &cutting).unwrap();
+        let bodies = rule.window.unwrap().bodies.unwrap();
+        assert_eq!(
+            bodies
+                .columns
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .collect::<Vec<_>>(),
+            ["request_object", "response_object"]
+        );
+        let wrong = sequence.replace("-- dedup:", "-- bodies: user_agent($.a)\n-- dedup:");
+        let error = parse_rule(Path::new("q/pod-exec.sql"), &wrong).unwrap_err();
+        assert_eq!(error.line, 12);
+        assert!(
+            error
+                .message
+                .contains("`bodies`: `user_agent` is not a body column"),
+            "{error}"
+        );
+        let event_rule = RULE.replace("-- dedup:", "-- bodies: request_object($.spec)\n-- dedup:");
+        let error = parse_rule(Path::new("q/pod-exec.sql"), &event_rule).unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("`bodies` applies to window and sequence rules only"),
             "{error}"
         );
     }

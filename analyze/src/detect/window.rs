@@ -10,6 +10,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 
+use super::bodies::{Bodies, Memo};
 use super::input::event_times;
 
 /// Rows a window holds at most when the engine is not told otherwise.
@@ -121,6 +122,8 @@ pub struct Window {
     fresh_bytes: usize,
     /// Set when the window keeps only the earliest and latest rows of each key.
     compaction: Option<Compaction>,
+    /// Set when the window keeps only parts of the bodies.
+    bodies: Option<Bodies>,
     /// Rows compacted away (another row of their key stays).
     pub compacted_rows: u64,
     /// Why the last compaction failed, until the engine reports it.
@@ -146,6 +149,7 @@ impl Window {
             fresh_rows: 0,
             fresh_bytes: 0,
             compaction: None,
+            bodies: None,
             compacted_rows: 0,
             compaction_error: None,
             dropped_rows: 0,
@@ -176,11 +180,27 @@ impl Window {
         self
     }
 
+    /// A window keeping, of each request and response body, only the parts `bodies` names.
+    pub fn cutting_bodies(mut self, bodies: Option<Bodies>) -> Self {
+        self.bodies = bodies;
+        self
+    }
+
+    /// The batches with their bodies cut as the window keeps them.
+    fn cut(&self, batches: [Option<RecordBatch>; 2]) -> [Option<RecordBatch>; 2] {
+        let Some(bodies) = &self.bodies else {
+            return batches;
+        };
+        let mut memo = Memo::default();
+        batches.map(|batch| batch.map(|batch| bodies.cut(&batch, &mut memo)))
+    }
+
     /// Adds new events that passed the filter: `history`, those the rule can read as `events`,
     /// to the window, and `fresh`, those it can read as `new_events`, apart until its next run.
     /// Either may be absent (no row of the batch can matter there); the rule is due either way.
     pub fn add_new(&mut self, history: Option<RecordBatch>, fresh: Option<RecordBatch>) {
         self.pending = true;
+        let [history, fresh] = self.cut([history, fresh]);
         if let Some(fresh) = fresh.filter(|f| self.holds_new && f.num_rows() > 0) {
             let bytes = bytes_of(&fresh);
             self.fresh_rows += fresh.num_rows();
@@ -198,12 +218,20 @@ impl Window {
             }
         }
         if let Some(history) = history {
-            self.add_history(history);
+            self.keep(history);
         }
     }
 
     /// Adds events to the window that are not new (stored history, already evaluated).
     pub fn add_history(&mut self, batch: RecordBatch) {
+        let [Some(batch), _] = self.cut([Some(batch), None]) else {
+            return;
+        };
+        self.keep(batch);
+    }
+
+    /// Adds rows, as the window keeps them, to it.
+    fn keep(&mut self, batch: RecordBatch) {
         if batch.num_rows() == 0 {
             return;
         }
